@@ -1,0 +1,41 @@
+import type { BounceType, Status } from './vocabulary.js';
+
+/**
+ * One provider event in Mailtrail's vocabulary, as produced by a provider adapter before it is stored.
+ * The store adds the ids (`id`, `messageId`) and `receivedAt`.
+ */
+export interface ParsedEvent {
+  /** `null` when the native type has no mapping: the event is kept as ignored, never dropped. */
+  status: Status | null;
+  nativeType: string;
+  /** Provider's own time for the event, in epoch milliseconds. */
+  occurredAt: number;
+  /** Idempotency key within the integration; a provider's event id where it has one. */
+  dedupeKey: string;
+  providerMessageId?: string | undefined;
+  /** Our message id when the sender passed it through the provider's metadata channel (`mailtrail_id`). */
+  mailtrailId?: string | undefined;
+  recipient?: string | undefined;
+  bounceType?: BounceType | undefined;
+  reason?: string | undefined;
+  attempts?: number | undefined;
+  url?: string | undefined;
+  userAgent?: string | undefined;
+  ip?: string | undefined;
+  machine?: boolean | undefined;
+  machineReason?: string | undefined;
+  /** The provider's event exactly as received (a JSON text). */
+  raw: string;
+}
+
+/** A stored event (DESIGN §4). Timestamps are epoch milliseconds. */
+export interface NormalizedEvent extends ParsedEvent {
+  id: string;
+  environmentId: string;
+  integrationId: string;
+  provider: string;
+  /** `null` only for events that are stored and left unattached (ignored types with no known message). */
+  messageId: string | null;
+  receivedAt: number;
+  ignored: boolean;
+}

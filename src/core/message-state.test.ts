@@ -1,0 +1,96 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { mergeMessageState, reduceMessageState, type StateEvent } from './message-state.js';
+import { STATUSES, BOUNCE_TYPES } from './vocabulary.js';
+
+const eventArbitrary = fc.record({
+  id: fc.string({ minLength: 1, maxLength: 6 }),
+  status: fc.oneof(fc.constantFrom(...STATUSES), fc.constant(null)),
+  // a small range so that equal timestamps, the hard case, are common
+  occurredAt: fc.integer({ min: 0, max: 5 }),
+  machine: fc.boolean(),
+  bounceType: fc.option(fc.constantFrom(...BOUNCE_TYPES), { nil: null }),
+  reason: fc.option(fc.string({ maxLength: 4 }), { nil: null }),
+});
+
+const eventSet = fc.uniqueArray(eventArbitrary, { selector: (event) => event.id, maxLength: 25 });
+
+describe('message state', () => {
+  it('is the same for every permutation of the same events', () => {
+    fc.assert(
+      fc.property(
+        eventSet.chain((events) => fc.tuple(fc.constant(events), fc.shuffledSubarray(events, { minLength: events.length }))),
+        ([events, shuffled]) => {
+          expect(reduceMessageState(shuffled)).toEqual(reduceMessageState(events));
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('is the same when events arrive in batches of any split', () => {
+    fc.assert(
+      fc.property(eventSet, fc.array(fc.nat(), { maxLength: 5 }), (events, cuts) => {
+        const points = [...new Set(cuts.map((cut) => cut % (events.length + 1)))].sort((a, b) => a - b);
+        let state = reduceMessageState([]);
+        let start = 0;
+        for (const point of [...points, events.length]) {
+          state = mergeMessageState(state, events.slice(start, point));
+          start = point;
+        }
+        expect(state).toEqual(reduceMessageState(events));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('takes the latest delivery outcome by provider time, not arrival order', () => {
+    const events: StateEvent[] = [
+      { id: 'evt_b', status: 'delivered', occurredAt: 2000 },
+      { id: 'evt_a', status: 'sent', occurredAt: 1000 },
+    ];
+    expect(reduceMessageState(events).status).toBe('delivered');
+    expect(reduceMessageState(events.reverse()).status).toBe('delivered');
+  });
+
+  it('breaks a tie in time by delivery stage', () => {
+    const state = reduceMessageState([
+      { id: 'evt_z', status: 'sent', occurredAt: 1000 },
+      { id: 'evt_a', status: 'delivered', occurredAt: 1000 },
+    ]);
+    expect(state.status).toBe('delivered');
+  });
+
+  it('lifts sent or delayed to delivered when the recipient opened the message', () => {
+    expect(
+      reduceMessageState([
+        { id: 'evt_1', status: 'delayed', occurredAt: 1000 },
+        { id: 'evt_2', status: 'opened', occurredAt: 900 },
+      ]).status,
+    ).toBe('delivered');
+    expect(reduceMessageState([{ id: 'evt_1', status: 'clicked', occurredAt: 1000 }]).status).toBe('delivered');
+  });
+
+  it('does not lift a bounce, and a late bounce after delivery wins', () => {
+    const state = reduceMessageState([
+      { id: 'evt_1', status: 'delivered', occurredAt: 1000 },
+      { id: 'evt_2', status: 'bounced', occurredAt: 5000, bounceType: 'hard', reason: '550 gone' },
+      { id: 'evt_3', status: 'opened', occurredAt: 3000 },
+    ]);
+    expect(state.status).toBe('bounced');
+    expect(state.outcome).toMatchObject({ bounceType: 'hard', reason: '550 gone' });
+  });
+
+  it('counts machine opens apart from human ones', () => {
+    const state = reduceMessageState([
+      { id: 'evt_1', status: 'opened', occurredAt: 1000, machine: true },
+      { id: 'evt_2', status: 'opened', occurredAt: 2000 },
+      { id: 'evt_3', status: 'clicked', occurredAt: 3000 },
+    ]);
+    expect(state).toMatchObject({ opens: 2, humanOpens: 1, clicks: 1, humanClicks: 1, firstOpenedAt: 1000, lastOpenedAt: 2000 });
+  });
+
+  it('ignores events with no mapped status', () => {
+    expect(reduceMessageState([{ id: 'evt_1', status: null, occurredAt: 1 }])).toEqual(reduceMessageState([]));
+  });
+});

@@ -1,0 +1,146 @@
+import type { BounceType, DeliveryStatus, Status } from './vocabulary.js';
+import { DELIVERY_PRECEDENCE, isDeliveryStatus } from './vocabulary.js';
+
+/** The delivery event that decides a message's status. */
+export interface Outcome {
+  status: DeliveryStatus;
+  occurredAt: number;
+  eventId: string;
+  bounceType: BounceType | null;
+  reason: string | null;
+}
+
+/**
+ * A message's state, derived from the set of its events only (DESIGN §4). Timestamps are epoch milliseconds.
+ * Every field is a max, a min or a count over the events, so merging events in any order, in any grouping,
+ * gives the same state: the property `message-state.test.ts` checks.
+ */
+export interface MessageState {
+  /** The delivery outcome, lifted to `delivered` by any open or click when it is missing, `sent` or `delayed`. */
+  status: DeliveryStatus | null;
+  outcome: Outcome | null;
+  opens: number;
+  clicks: number;
+  humanOpens: number;
+  humanClicks: number;
+  firstOpenedAt: number | null;
+  lastOpenedAt: number | null;
+  firstClickedAt: number | null;
+  lastClickedAt: number | null;
+  complained: boolean;
+  complainedAt: number | null;
+  unsubscribed: boolean;
+  unsubscribedAt: number | null;
+  firstEventAt: number | null;
+  lastEventAt: number | null;
+  eventCount: number;
+}
+
+/** What the reducer needs to know about an event. */
+export interface StateEvent {
+  id: string;
+  status: Status | null;
+  occurredAt: number;
+  machine?: boolean | undefined;
+  bounceType?: BounceType | null | undefined;
+  reason?: string | null | undefined;
+}
+
+export const EMPTY_STATE: MessageState = Object.freeze({
+  status: null,
+  outcome: null,
+  opens: 0,
+  clicks: 0,
+  humanOpens: 0,
+  humanClicks: 0,
+  firstOpenedAt: null,
+  lastOpenedAt: null,
+  firstClickedAt: null,
+  lastClickedAt: null,
+  complained: false,
+  complainedAt: null,
+  unsubscribed: false,
+  unsubscribedAt: null,
+  firstEventAt: null,
+  lastEventAt: null,
+  eventCount: 0,
+}) as MessageState;
+
+/** The state of a message with exactly these events. */
+export function reduceMessageState(events: Iterable<StateEvent>): MessageState {
+  return mergeMessageState(EMPTY_STATE, events);
+}
+
+/**
+ * Adds events the state has not seen yet. `mergeMessageState(reduce(a), b)` equals `reduce(a ∪ b)` for
+ * disjoint `a` and `b`; callers must pass each event once (the store deduplicates before it merges).
+ */
+export function mergeMessageState(state: MessageState, events: Iterable<StateEvent>): MessageState {
+  const next: MessageState = { ...state };
+  for (const event of events) {
+    if (event.status === null) continue;
+    next.eventCount += 1;
+    next.firstEventAt = min(next.firstEventAt, event.occurredAt);
+    next.lastEventAt = max(next.lastEventAt, event.occurredAt);
+    if (isDeliveryStatus(event.status)) {
+      const candidate: Outcome = {
+        status: event.status,
+        occurredAt: event.occurredAt,
+        eventId: event.id,
+        bounceType: event.bounceType ?? null,
+        reason: event.reason ?? null,
+      };
+      if (next.outcome === null || compareOutcomes(candidate, next.outcome) > 0) next.outcome = candidate;
+      continue;
+    }
+    switch (event.status) {
+      case 'opened':
+        next.opens += 1;
+        if (!event.machine) next.humanOpens += 1;
+        next.firstOpenedAt = min(next.firstOpenedAt, event.occurredAt);
+        next.lastOpenedAt = max(next.lastOpenedAt, event.occurredAt);
+        break;
+      case 'clicked':
+        next.clicks += 1;
+        if (!event.machine) next.humanClicks += 1;
+        next.firstClickedAt = min(next.firstClickedAt, event.occurredAt);
+        next.lastClickedAt = max(next.lastClickedAt, event.occurredAt);
+        break;
+      case 'complaint':
+        next.complained = true;
+        next.complainedAt = min(next.complainedAt, event.occurredAt);
+        break;
+      case 'unsubscribed':
+        next.unsubscribed = true;
+        next.unsubscribedAt = min(next.unsubscribedAt, event.occurredAt);
+        break;
+    }
+  }
+  next.status = deriveStatus(next);
+  return next;
+}
+
+function deriveStatus(state: MessageState): DeliveryStatus | null {
+  const outcome = state.outcome?.status ?? null;
+  const engaged = state.opens + state.clicks > 0;
+  // An open or a click proves the message reached a mailbox, whatever the provider has (not yet) told us.
+  if (engaged && (outcome === null || outcome === 'sent' || outcome === 'delayed')) return 'delivered';
+  return outcome;
+}
+
+/** Later `occurredAt` wins; on a tie the later delivery stage wins; then the greater event id. */
+export function compareOutcomes(a: Outcome, b: Outcome): number {
+  if (a.occurredAt !== b.occurredAt) return a.occurredAt < b.occurredAt ? -1 : 1;
+  const byStage = DELIVERY_PRECEDENCE[a.status] - DELIVERY_PRECEDENCE[b.status];
+  if (byStage !== 0) return byStage < 0 ? -1 : 1;
+  if (a.eventId === b.eventId) return 0;
+  return a.eventId < b.eventId ? -1 : 1;
+}
+
+function min(a: number | null, b: number): number {
+  return a === null || b < a ? b : a;
+}
+
+function max(a: number | null, b: number): number {
+  return a === null || b > a ? b : a;
+}
