@@ -5,7 +5,7 @@ export type IdPrefix = 'env' | 'int' | 'msg' | 'evt' | 'ep' | 'dlv' | 'key' | 'r
 const ALPHABET = '0123456789abcdefghjkmnpqrstvwxyz'; // Crockford base32, lower case
 
 let lastTime = 0;
-let lastRandom = Buffer.alloc(10);
+let lastRandom: Buffer = Buffer.alloc(10);
 
 /**
  * A prefixed id that sorts by creation time: 10 characters of milliseconds, then 16 of randomness.

@@ -1,0 +1,45 @@
+/**
+ * The exact text of each top-level element of a JSON array, for keeping a provider's event "exactly as
+ * received" without re-serializing it. Call only on text that `JSON.parse` accepted as an array.
+ */
+export function splitJsonArray(text: string): string[] {
+  const elements: string[] = [];
+  let depth = 0;
+  let inString = false;
+  let start = -1;
+  for (let i = 0; i < text.length; i++) {
+    const char = text.charCodeAt(i);
+    if (inString) {
+      if (char === 0x5c /* \ */) i++;
+      else if (char === 0x22 /* " */) inString = false;
+      continue;
+    }
+    switch (char) {
+      case 0x22:
+        inString = true;
+        break;
+      case 0x5b /* [ */:
+      case 0x7b /* { */:
+        depth++;
+        if (depth === 1 && char === 0x5b) start = i + 1;
+        break;
+      case 0x5d /* ] */:
+      case 0x7d /* } */:
+        if (depth === 1) pushElement(elements, text, start, i);
+        depth--;
+        break;
+      case 0x2c /* , */:
+        if (depth === 1) {
+          pushElement(elements, text, start, i);
+          start = i + 1;
+        }
+        break;
+    }
+  }
+  return elements;
+}
+
+function pushElement(elements: string[], text: string, start: number, end: number): void {
+  const element = text.slice(start, end).trim();
+  if (element !== '') elements.push(element);
+}

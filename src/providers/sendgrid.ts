@@ -1,0 +1,156 @@
+import { createHash, createPublicKey, verify as verifySignature, type KeyObject } from 'node:crypto';
+import type { ParsedEvent } from '../core/event.js';
+import { MailtrailError } from '../core/errors.js';
+import type { BounceType, Status } from '../core/vocabulary.js';
+import { splitJsonArray } from './json-array.js';
+import type { InboundRequest, ProviderAdapter, VerifyResult } from './types.js';
+
+const SIGNATURE_HEADER = 'x-twilio-email-event-webhook-signature';
+const TIMESTAMP_HEADER = 'x-twilio-email-event-webhook-timestamp';
+
+const STATUS_BY_EVENT: Record<string, Status> = {
+  processed: 'sent',
+  deferred: 'delayed',
+  delivered: 'delivered',
+  bounce: 'bounced',
+  dropped: 'dropped',
+  open: 'opened',
+  click: 'clicked',
+  spamreport: 'complaint',
+  unsubscribe: 'unsubscribed',
+  group_unsubscribe: 'unsubscribed',
+};
+
+const publicKeys = new Map<string, KeyObject>();
+
+/**
+ * Twilio SendGrid Event Webhook. Batches are JSON arrays; the Signed Event Webhook signs
+ * `timestamp header + raw body` with ECDSA P-256/SHA-256 (DER signature, SPKI public key, both base64).
+ */
+export const sendgrid: ProviderAdapter = {
+  id: 'sendgrid',
+  displayName: 'Twilio SendGrid',
+  contentTypes: ['application/json'],
+
+  checkSigningKey(key) {
+    try {
+      const parsed = publicKey(key);
+      if (parsed.asymmetricKeyType !== 'ec' || parsed.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
+        return 'the SendGrid verification key must be an ECDSA P-256 public key';
+      }
+      return null;
+    } catch {
+      return 'the SendGrid verification key must be the base64 public key shown under Signed Event Webhook';
+    }
+  },
+
+  verify(request, signingKey): VerifyResult {
+    const signature = request.headers.get(SIGNATURE_HEADER);
+    const timestamp = request.headers.get(TIMESTAMP_HEADER);
+    if (!signature || !timestamp) {
+      return {
+        ok: false,
+        code: 'MT_ERR_SIGNATURE_MISSING',
+        reason: 'missing X-Twilio-Email-Event-Webhook-Signature or -Timestamp header; turn on Signed Event Webhook in SendGrid',
+      };
+    }
+    // SendGrid's SDKs check no timestamp window and SendGrid retries for up to 24 h; replays are harmless
+    // because every event is deduplicated on its sg_event_id.
+    const signed = Buffer.concat([Buffer.from(timestamp, 'utf8'), request.rawBody]);
+    let valid = false;
+    try {
+      valid = verifySignature('sha256', signed, { key: publicKey(signingKey), dsaEncoding: 'der' }, Buffer.from(signature, 'base64'));
+    } catch {
+      valid = false;
+    }
+    return valid ? { ok: true } : { ok: false, code: 'MT_ERR_SIGNATURE_INVALID', reason: 'the SendGrid signature does not match this body and key' };
+  },
+
+  parse(request) {
+    const text = request.rawBody.toString('utf8');
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      throw new MailtrailError('MT_ERR_INVALID_BODY', 'the body is not valid JSON');
+    }
+    // A body holding one object is a batch of one (SendGrid's test and some relays send that).
+    const items = Array.isArray(body) ? body : [body];
+    const raws = Array.isArray(body) ? splitJsonArray(text) : [text.trim()];
+    return items.map((item, index) => {
+      if (item === null || typeof item !== 'object' || Array.isArray(item)) {
+        throw new MailtrailError('MT_ERR_INVALID_BODY', `event ${index} is not a JSON object`);
+      }
+      return parseEvent(item as Record<string, unknown>, raws[index] ?? JSON.stringify(item), request.receivedAt);
+    });
+  },
+};
+
+function parseEvent(item: Record<string, unknown>, raw: string, receivedAt: number): ParsedEvent {
+  const nativeType = typeof item.event === 'string' ? item.event : '';
+  let status: Status | null = STATUS_BY_EVENT[nativeType] ?? null;
+  if (nativeType === 'bounce' && item.type === 'blocked') status = 'blocked';
+
+  const eventId = text(item.sg_event_id);
+  return {
+    status,
+    nativeType: nativeType || '(none)',
+    occurredAt: typeof item.timestamp === 'number' && Number.isFinite(item.timestamp) ? Math.round(item.timestamp * 1000) : receivedAt,
+    // The docs' sample batch gives every event the same sg_event_id, so the type is part of the key.
+    dedupeKey: eventId ? `${eventId}:${nativeType}` : `sha256:${createHash('sha256').update(raw).digest('base64url')}`,
+    providerMessageId: messageIdOf(item),
+    mailtrailId: text(item.mailtrail_id),
+    recipient: text(item.email)?.toLowerCase(),
+    bounceType: status === 'bounced' || status === 'blocked' ? bounceTypeOf(item) : undefined,
+    reason: text(item.reason) ?? text(item.response),
+    attempts: attemptsOf(item.attempt),
+    url: text(item.url),
+    userAgent: text(item.useragent),
+    ip: text(item.ip),
+    machine: item.sg_machine_open === true ? true : undefined,
+    machineReason: item.sg_machine_open === true ? 'provider: sg_machine_open' : undefined,
+    raw,
+  };
+}
+
+/**
+ * The X-Message-Id returned by the send call is the part of `sg_message_id` before the first dot. Async
+ * bounces carry no `sg_message_id`; their `smtp-id` local part is the same id for messages sent by the API.
+ */
+function messageIdOf(item: Record<string, unknown>): string | undefined {
+  const sgMessageId = text(item.sg_message_id);
+  if (sgMessageId) return sgMessageId.split('.')[0];
+  const smtpId = text(item['smtp-id']);
+  if (smtpId) return smtpId.replace(/^<|>$/g, '').split('@')[0] || undefined;
+  return undefined;
+}
+
+function bounceTypeOf(item: Record<string, unknown>): BounceType {
+  if (item.type === 'blocked') return 'block';
+  if (item.type === 'bounce') return 'hard';
+  const status = text(item.status) ?? '';
+  if (status.startsWith('5')) return 'hard';
+  if (status.startsWith('4')) return 'soft';
+  return 'undetermined';
+}
+
+function attemptsOf(value: unknown): number | undefined {
+  const number = typeof value === 'number' ? value : typeof value === 'string' ? Number.parseInt(value, 10) : Number.NaN;
+  return Number.isInteger(number) && number >= 0 ? number : undefined;
+}
+
+function text(value: unknown): string | undefined {
+  if (typeof value === 'string') return value === '' ? undefined : value;
+  if (typeof value === 'number') return String(value);
+  return undefined;
+}
+
+function publicKey(base64: string): KeyObject {
+  let key = publicKeys.get(base64);
+  if (!key) {
+    key = createPublicKey({ key: Buffer.from(base64.trim(), 'base64'), format: 'der', type: 'spki' });
+    if (publicKeys.size > 1000) publicKeys.clear();
+    publicKeys.set(base64, key);
+  }
+  return key;
+}

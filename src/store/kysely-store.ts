@@ -1,0 +1,388 @@
+import { Migrator, sql, type Kysely, type Transaction } from 'kysely';
+import type { NormalizedEvent } from '../core/event.js';
+import { newId } from '../core/ids.js';
+import { EMPTY_STATE, reduceMessageState } from '../core/message-state.js';
+import { decodeCursor, encodeCursor } from './cursor.js';
+import { runIngest, type IngestOps } from './ingest.js';
+import { KyselyIngestOps } from './kysely-ingest-ops.js';
+import { migrations, type Dialect } from './migrations.js';
+import { eventFromRow, integrationFromRow, integrationToRow, messageFromRow, stateEventFromRow, stateToColumns } from './rows.js';
+import type { Database, MessageRow } from './schema.js';
+import type {
+  Environment,
+  EventFilter,
+  IdempotencyClaim,
+  IngestBatch,
+  IngestResult,
+  Integration,
+  Message,
+  MessageFilter,
+  NewMessage,
+  Page,
+  RegisterResult,
+  Store,
+} from './types.js';
+
+const DAY = 24 * 60 * 60 * 1000;
+/** An in-flight idempotency key whose request died is free again after this long. */
+const IN_FLIGHT_LEASE = 60 * 1000;
+
+export interface KyselyStoreOptions {
+  dialect: Dialect;
+  db: Kysely<Database>;
+  /** Runs `work` in one transaction; dialects may retry it on a deadlock. */
+  transaction?: <T>(work: (trx: Transaction<Database>) => Promise<T>) => Promise<T>;
+  /** Replaces the bulk ingest operations (SQLite uses prepared statements on its one connection). */
+  ingest?: (batch: IngestBatch) => Promise<IngestResult[]>;
+  onClose?: () => Promise<void>;
+}
+
+/** The Store on Kysely; dialect differences are limited to what the options inject. */
+export class KyselyStore implements Store {
+  readonly dialect: Dialect;
+  protected readonly db: Kysely<Database>;
+  private readonly options: KyselyStoreOptions;
+
+  constructor(options: KyselyStoreOptions) {
+    this.options = options;
+    this.dialect = options.dialect;
+    this.db = options.db;
+  }
+
+  private transaction<T>(work: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
+    return this.options.transaction ? this.options.transaction(work) : this.db.transaction().execute(work);
+  }
+
+  async migrate(): Promise<void> {
+    const migrator = new Migrator({
+      db: this.db,
+      provider: { getMigrations: async () => migrations(this.dialect) },
+    });
+    const { error } = await migrator.migrateToLatest();
+    if (error) throw error;
+  }
+
+  async ping(): Promise<void> {
+    await sql`select 1`.execute(this.db);
+  }
+
+  async close(): Promise<void> {
+    await this.db.destroy();
+    await this.options.onClose?.();
+  }
+
+  async createEnvironment(input: { id: string; name: string; createdAt: number }): Promise<Environment> {
+    await this.db.insertInto('environments').values({ id: input.id, name: input.name, created_at: input.createdAt }).execute();
+    return input;
+  }
+
+  async getEnvironment(id: string): Promise<Environment | null> {
+    const row = await this.db.selectFrom('environments').selectAll().where('id', '=', id).executeTakeFirst();
+    return row ? { id: row.id, name: row.name, createdAt: Number(row.created_at) } : null;
+  }
+
+  async createApiKey(input: { id: string; environmentId: string; name: string; keyHash: string; keyPrefix: string; createdAt: number }): Promise<void> {
+    await this.db
+      .insertInto('api_keys')
+      .values({
+        id: input.id,
+        environment_id: input.environmentId,
+        name: input.name,
+        key_hash: input.keyHash,
+        key_prefix: input.keyPrefix,
+        created_at: input.createdAt,
+      })
+      .execute();
+  }
+
+  async findEnvironmentByKeyHash(keyHash: string): Promise<string | null> {
+    const row = await this.db.selectFrom('api_keys').select('environment_id').where('key_hash', '=', keyHash).executeTakeFirst();
+    return row?.environment_id ?? null;
+  }
+
+  async createIntegration(integration: Integration): Promise<Integration> {
+    await this.db.insertInto('integrations').values(integrationToRow(integration)).execute();
+    return integration;
+  }
+
+  async getIntegration(environmentId: string, id: string): Promise<Integration | null> {
+    const row = await this.db.selectFrom('integrations').selectAll().where('environment_id', '=', environmentId).where('id', '=', id).executeTakeFirst();
+    return row ? integrationFromRow(row) : null;
+  }
+
+  async listIntegrations(environmentId: string): Promise<Integration[]> {
+    const rows = await this.db.selectFrom('integrations').selectAll().where('environment_id', '=', environmentId).orderBy('created_at').orderBy('id').execute();
+    return rows.map(integrationFromRow);
+  }
+
+  async updateIntegration(
+    environmentId: string,
+    id: string,
+    patch: Partial<Omit<Integration, 'id' | 'environmentId' | 'provider' | 'createdAt'>>,
+  ): Promise<Integration | null> {
+    const current = await this.getIntegration(environmentId, id);
+    if (!current) return null;
+    const next = integrationToRow({ ...current, ...patch });
+    await this.db
+      .updateTable('integrations')
+      .set({
+        name: next.name,
+        activity_tracking: next.activity_tracking,
+        allow_unsigned: next.allow_unsigned,
+        signing_key_enc: next.signing_key_enc,
+        credentials_enc: next.credentials_enc,
+        updated_at: next.updated_at,
+      })
+      .where('environment_id', '=', environmentId)
+      .where('id', '=', id)
+      .execute();
+    return integrationFromRow(next);
+  }
+
+  async deleteIntegration(environmentId: string, id: string): Promise<boolean> {
+    const result = await this.db.deleteFrom('integrations').where('environment_id', '=', environmentId).where('id', '=', id).executeTakeFirst();
+    return Number(result.numDeletedRows) > 0;
+  }
+
+  registerMessage(input: NewMessage, now: number): Promise<RegisterResult> {
+    return this.transaction(async (trx) => {
+      const byId = input.id ? await selectMessage(trx, input.environmentId, input.id, this.dialect) : null;
+      const byProviderKey = await trx
+        .selectFrom('messages')
+        .selectAll()
+        .where('environment_id', '=', input.environmentId)
+        .where('integration_id', '=', input.integrationId)
+        .where('provider_message_id', '=', input.providerMessageId)
+        .where('recipient', '=', input.recipient)
+        .$if(this.dialect === 'postgres', (query) => query.forUpdate())
+        .executeTakeFirst();
+
+      const sameMessage = (row: MessageRow) =>
+        row.integration_id === input.integrationId && row.provider_message_id === input.providerMessageId && row.recipient === input.recipient;
+      if (byId?.origin === 'api') {
+        return sameMessage(byId) ? { outcome: 'unchanged', message: messageFromRow(byId) } : { outcome: 'conflict', reason: `message ${input.id} is already registered` };
+      }
+      if (byProviderKey?.origin === 'api') {
+        return !input.id || input.id === byProviderKey.id
+          ? { outcome: 'unchanged', message: messageFromRow(byProviderKey) }
+          : { outcome: 'conflict', reason: `provider message ${input.providerMessageId} for ${input.recipient} is already registered as ${byProviderKey.id}` };
+      }
+
+      // Whatever exists now was created from provider events; the registration takes it over.
+      const id = input.id ?? byProviderKey?.id ?? newId('msg', now);
+      const absorbed = [byId, byProviderKey].filter((row): row is MessageRow => row !== null && row !== undefined && row.id !== id);
+      for (const row of absorbed) {
+        await trx.updateTable('events').set({ message_id: id }).where('environment_id', '=', input.environmentId).where('message_id', '=', row.id).execute();
+        await trx.deleteFrom('message_tags').where('environment_id', '=', input.environmentId).where('message_id', '=', row.id).execute();
+        await trx.deleteFrom('messages').where('environment_id', '=', input.environmentId).where('id', '=', row.id).execute();
+      }
+      const existing = byId ?? (byProviderKey?.id === id ? byProviderKey : undefined);
+      const events = await trx
+        .selectFrom('events')
+        .select(['id', 'status', 'occurred_at', 'machine', 'bounce_type', 'reason'])
+        .where('environment_id', '=', input.environmentId)
+        .where('message_id', '=', id)
+        .where('ignored', '=', 0)
+        .execute();
+      const state = reduceMessageState(events.map(stateEventFromRow));
+      const tags = [...new Set(input.tags ?? [])];
+      const row: MessageRow = {
+        environment_id: input.environmentId,
+        id,
+        integration_id: input.integrationId,
+        provider: input.provider,
+        provider_message_id: input.providerMessageId,
+        recipient: input.recipient,
+        from_address: input.from ?? null,
+        subject: input.subject ?? null,
+        tags: JSON.stringify(tags),
+        metadata: JSON.stringify(input.metadata ?? {}),
+        workflow_run_id: input.workflowRunId ?? null,
+        step_run_id: input.stepRunId ?? null,
+        origin: 'api',
+        created_at: existing ? Number(existing.created_at) : now,
+        updated_at: now,
+        ...stateToColumns(events.length > 0 ? state : EMPTY_STATE),
+      };
+      await trx.deleteFrom('messages').where('environment_id', '=', input.environmentId).where('id', '=', id).execute();
+      await trx.deleteFrom('message_tags').where('environment_id', '=', input.environmentId).where('message_id', '=', id).execute();
+      await trx.insertInto('messages').values(row).execute();
+      if (tags.length > 0) {
+        await trx
+          .insertInto('message_tags')
+          .values(tags.map((tag) => ({ environment_id: input.environmentId, message_id: id, tag })))
+          .execute();
+      }
+      return { outcome: existing || absorbed.length > 0 ? 'merged' : 'created', message: messageFromRow(row) };
+    });
+  }
+
+  async getMessage(environmentId: string, id: string): Promise<Message | null> {
+    const row = await selectMessage(this.db, environmentId, id, 'sqlite');
+    return row ? messageFromRow(row) : null;
+  }
+
+  async listMessages(environmentId: string, filter: MessageFilter): Promise<Page<Message>> {
+    const cursor = filter.cursor ? decodeCursor(filter.cursor) : null;
+    const like = filter.q ? `%${filter.q.toLowerCase().replace(/[\\%_]/g, (char) => `\\${char}`)}%` : null;
+    const rows = await this.db
+      .selectFrom('messages')
+      .selectAll()
+      .where('environment_id', '=', environmentId)
+      .$if(filter.status !== undefined, (query) => query.where('status', '=', filter.status!))
+      .$if(filter.recipient !== undefined, (query) => query.where('recipient', '=', filter.recipient!.toLowerCase()))
+      .$if(filter.integrationId !== undefined, (query) => query.where('integration_id', '=', filter.integrationId!))
+      .$if(filter.providerMessageId !== undefined, (query) => query.where('provider_message_id', '=', filter.providerMessageId!))
+      .$if(filter.from !== undefined, (query) => query.where('created_at', '>=', filter.from!))
+      .$if(filter.to !== undefined, (query) => query.where('created_at', '<', filter.to!))
+      .$if(filter.tag !== undefined, (query) =>
+        query.where(({ exists, selectFrom }) =>
+          exists(
+            selectFrom('message_tags')
+              .select('message_tags.tag')
+              .whereRef('message_tags.environment_id', '=', 'messages.environment_id')
+              .whereRef('message_tags.message_id', '=', 'messages.id')
+              .where('message_tags.tag', '=', filter.tag!),
+          ),
+        ),
+      )
+      .$if(like !== null, (query) =>
+        query.where((eb) =>
+          eb.or([
+            eb('id', '=', filter.q!),
+            eb('provider_message_id', '=', filter.q!),
+            sql<boolean>`lower(recipient) like ${like} escape '\\'`,
+            sql<boolean>`lower(coalesce(subject, '')) like ${like} escape '\\'`,
+          ]),
+        ),
+      )
+      .$if(cursor !== null, (query) =>
+        query.where((eb) => eb.or([eb('created_at', '<', cursor!.at), eb.and([eb('created_at', '=', cursor!.at), eb('id', '<', cursor!.id)])])),
+      )
+      .orderBy('created_at', 'desc')
+      .orderBy('id', 'desc')
+      .limit(filter.limit + 1)
+      .execute();
+    const page = rows.slice(0, filter.limit);
+    const last = page.at(-1);
+    return {
+      data: page.map(messageFromRow),
+      next: rows.length > filter.limit && last ? encodeCursor({ at: Number(last.created_at), id: last.id }) : null,
+    };
+  }
+
+  async listMessageEvents(environmentId: string, messageId: string): Promise<NormalizedEvent[]> {
+    const rows = await this.db
+      .selectFrom('events')
+      .selectAll()
+      .where('environment_id', '=', environmentId)
+      .where('message_id', '=', messageId)
+      .orderBy('occurred_at')
+      .orderBy('id')
+      .execute();
+    return rows.map(eventFromRow);
+  }
+
+  async listEvents(environmentId: string, filter: EventFilter): Promise<Page<NormalizedEvent>> {
+    const cursor = filter.cursor ? decodeCursor(filter.cursor) : null;
+    const rows = await this.db
+      .selectFrom('events')
+      .selectAll()
+      .where('environment_id', '=', environmentId)
+      .$if(filter.status !== undefined, (query) => query.where('status', '=', filter.status!))
+      .$if(filter.recipient !== undefined, (query) => query.where('recipient', '=', filter.recipient!.toLowerCase()))
+      .$if(filter.integrationId !== undefined, (query) => query.where('integration_id', '=', filter.integrationId!))
+      .$if(filter.providerMessageId !== undefined, (query) => query.where('provider_message_id', '=', filter.providerMessageId!))
+      .$if(filter.messageId !== undefined, (query) => query.where('message_id', '=', filter.messageId!))
+      .$if(filter.nativeType !== undefined, (query) => query.where('native_type', '=', filter.nativeType!))
+      .$if(filter.includeIgnored === false, (query) => query.where('ignored', '=', 0))
+      .$if(filter.from !== undefined, (query) => query.where('occurred_at', '>=', filter.from!))
+      .$if(filter.to !== undefined, (query) => query.where('occurred_at', '<', filter.to!))
+      .$if(cursor !== null, (query) =>
+        query.where((eb) => eb.or([eb('occurred_at', '<', cursor!.at), eb.and([eb('occurred_at', '=', cursor!.at), eb('id', '<', cursor!.id)])])),
+      )
+      .orderBy('occurred_at', 'desc')
+      .orderBy('id', 'desc')
+      .limit(filter.limit + 1)
+      .execute();
+    const page = rows.slice(0, filter.limit);
+    const last = page.at(-1);
+    return {
+      data: page.map(eventFromRow),
+      next: rows.length > filter.limit && last ? encodeCursor({ at: Number(last.occurred_at), id: last.id }) : null,
+    };
+  }
+
+  ingest(batch: IngestBatch): Promise<IngestResult[]> {
+    if (this.options.ingest) return this.options.ingest(batch);
+    return this.transaction((trx) => runIngest(new KyselyIngestOps(trx, this.dialect === 'postgres') satisfies IngestOps, batch));
+  }
+
+  claimIdempotencyKey(input: { environmentId: string; integrationId: string; key: string; bodyHash: string; now: number }): Promise<IdempotencyClaim> {
+    return this.transaction(async (trx) => {
+      const where = trx
+        .selectFrom('idempotency_keys')
+        .selectAll()
+        .where('environment_id', '=', input.environmentId)
+        .where('integration_id', '=', input.integrationId)
+        .where('key', '=', input.key);
+      let row = await where.$if(this.dialect === 'postgres', (query) => query.forUpdate()).executeTakeFirst();
+      const expired = row && (Number(row.created_at) < input.now - DAY || (row.state === 'in_flight' && Number(row.created_at) < input.now - IN_FLIGHT_LEASE));
+      if (row && expired) {
+        await trx
+          .deleteFrom('idempotency_keys')
+          .where('environment_id', '=', input.environmentId)
+          .where('integration_id', '=', input.integrationId)
+          .where('key', '=', input.key)
+          .execute();
+        row = undefined;
+      }
+      if (!row) {
+        const inserted = await trx
+          .insertInto('idempotency_keys')
+          .values({
+            environment_id: input.environmentId,
+            integration_id: input.integrationId,
+            key: input.key,
+            body_hash: input.bodyHash,
+            state: 'in_flight',
+            response: null,
+            created_at: input.now,
+          })
+          .onConflict((conflict) => conflict.doNothing())
+          .executeTakeFirst();
+        if (Number(inserted.numInsertedOrUpdatedRows ?? 0n) > 0) return { state: 'claimed' };
+        row = await where.executeTakeFirst();
+        if (!row) return { state: 'in_flight' };
+      }
+      if (row.body_hash !== input.bodyHash) return { state: 'mismatch' };
+      if (row.state === 'done' && row.response !== null) return { state: 'replay', response: row.response };
+      return { state: 'in_flight' };
+    });
+  }
+
+  async releaseIdempotencyKey(input: { environmentId: string; integrationId: string; key: string }): Promise<void> {
+    await this.db
+      .deleteFrom('idempotency_keys')
+      .where('environment_id', '=', input.environmentId)
+      .where('integration_id', '=', input.integrationId)
+      .where('key', '=', input.key)
+      .where('state', '=', 'in_flight')
+      .execute();
+  }
+
+  async pruneIdempotencyKeys(olderThan: number): Promise<number> {
+    const result = await this.db.deleteFrom('idempotency_keys').where('created_at', '<', olderThan).executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+}
+
+async function selectMessage(db: Kysely<Database> | Transaction<Database>, environmentId: string, id: string, dialect: Dialect) {
+  return db
+    .selectFrom('messages')
+    .selectAll()
+    .where('environment_id', '=', environmentId)
+    .where('id', '=', id)
+    .$if(dialect === 'postgres', (query) => query.forUpdate())
+    .executeTakeFirst();
+}

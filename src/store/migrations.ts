@@ -1,0 +1,149 @@
+import type { Kysely, Migration } from 'kysely';
+
+export type Dialect = 'sqlite' | 'postgres';
+
+/** Every schema change, in order. Each is applied once, inside Kysely's migration lock. */
+export function migrations(dialect: Dialect): Record<string, Migration> {
+  // epoch milliseconds overflow a 32-bit integer; SQLite's integer is already 64-bit
+  const time = dialect === 'postgres' ? 'bigint' : 'integer';
+  return {
+    '0001_initial': {
+      async up(db: Kysely<any>) {
+        await db.schema
+          .createTable('environments')
+          .addColumn('id', 'text', (column) => column.primaryKey())
+          .addColumn('name', 'text', (column) => column.notNull())
+          .addColumn('created_at', time, (column) => column.notNull())
+          .execute();
+
+        await db.schema
+          .createTable('api_keys')
+          .addColumn('id', 'text', (column) => column.primaryKey())
+          .addColumn('environment_id', 'text', (column) => column.notNull().references('environments.id').onDelete('cascade'))
+          .addColumn('name', 'text', (column) => column.notNull())
+          .addColumn('key_hash', 'text', (column) => column.notNull().unique())
+          .addColumn('key_prefix', 'text', (column) => column.notNull())
+          .addColumn('created_at', time, (column) => column.notNull())
+          .execute();
+
+        await db.schema
+          .createTable('integrations')
+          .addColumn('id', 'text', (column) => column.primaryKey())
+          .addColumn('environment_id', 'text', (column) => column.notNull().references('environments.id').onDelete('cascade'))
+          .addColumn('provider', 'text', (column) => column.notNull())
+          .addColumn('name', 'text', (column) => column.notNull())
+          .addColumn('activity_tracking', 'integer', (column) => column.notNull())
+          .addColumn('allow_unsigned', 'integer', (column) => column.notNull())
+          .addColumn('signing_key_enc', 'text')
+          .addColumn('credentials_enc', 'text')
+          .addColumn('created_at', time, (column) => column.notNull())
+          .addColumn('updated_at', time, (column) => column.notNull())
+          .execute();
+        await db.schema.createIndex('integrations_by_environment').on('integrations').columns(['environment_id', 'created_at']).execute();
+
+        let messages = db.schema
+          .createTable('messages')
+          .addColumn('environment_id', 'text', (column) => column.notNull())
+          .addColumn('id', 'text', (column) => column.notNull())
+          .addColumn('integration_id', 'text')
+          .addColumn('provider', 'text')
+          .addColumn('provider_message_id', 'text')
+          .addColumn('recipient', 'text')
+          .addColumn('from_address', 'text')
+          .addColumn('subject', 'text')
+          .addColumn('tags', 'text', (column) => column.notNull())
+          .addColumn('metadata', 'text', (column) => column.notNull())
+          .addColumn('workflow_run_id', 'text')
+          .addColumn('step_run_id', 'text')
+          .addColumn('origin', 'text', (column) => column.notNull())
+          .addColumn('created_at', time, (column) => column.notNull())
+          .addColumn('updated_at', time, (column) => column.notNull())
+          .addColumn('status', 'text')
+          .addColumn('outcome_status', 'text')
+          .addColumn('outcome_at', time)
+          .addColumn('outcome_event_id', 'text')
+          .addColumn('outcome_bounce_type', 'text')
+          .addColumn('outcome_reason', 'text');
+        for (const counter of ['opens', 'clicks', 'human_opens', 'human_clicks']) {
+          messages = messages.addColumn(counter, 'integer', (column) => column.notNull().defaultTo(0));
+        }
+        for (const moment of [
+          'first_opened_at',
+          'last_opened_at',
+          'first_clicked_at',
+          'last_clicked_at',
+          'complained_at',
+          'unsubscribed_at',
+          'first_event_at',
+          'last_event_at',
+        ]) {
+          messages = messages.addColumn(moment, time);
+        }
+        await messages
+          .addColumn('event_count', 'integer', (column) => column.notNull().defaultTo(0))
+          .addPrimaryKeyConstraint('messages_pk', ['environment_id', 'id'])
+          .execute();
+        await db.schema
+          .createIndex('messages_by_provider_id')
+          .on('messages')
+          .columns(['integration_id', 'provider_message_id', 'recipient'])
+          .unique()
+          .execute();
+        await db.schema.createIndex('messages_feed').on('messages').columns(['environment_id', 'created_at', 'id']).execute();
+        await db.schema.createIndex('messages_by_status').on('messages').columns(['environment_id', 'status', 'created_at']).execute();
+        await db.schema.createIndex('messages_by_recipient').on('messages').columns(['environment_id', 'recipient']).execute();
+
+        await db.schema
+          .createTable('message_tags')
+          .addColumn('environment_id', 'text', (column) => column.notNull())
+          .addColumn('message_id', 'text', (column) => column.notNull())
+          .addColumn('tag', 'text', (column) => column.notNull())
+          .addPrimaryKeyConstraint('message_tags_pk', ['environment_id', 'tag', 'message_id'])
+          .execute();
+        await db.schema.createIndex('message_tags_by_message').on('message_tags').columns(['environment_id', 'message_id']).execute();
+
+        await db.schema
+          .createTable('events')
+          .addColumn('id', 'text', (column) => column.primaryKey())
+          .addColumn('environment_id', 'text', (column) => column.notNull())
+          .addColumn('integration_id', 'text', (column) => column.notNull())
+          .addColumn('message_id', 'text')
+          .addColumn('provider', 'text', (column) => column.notNull())
+          .addColumn('status', 'text')
+          .addColumn('native_type', 'text', (column) => column.notNull())
+          .addColumn('ignored', 'integer', (column) => column.notNull())
+          .addColumn('occurred_at', time, (column) => column.notNull())
+          .addColumn('received_at', time, (column) => column.notNull())
+          .addColumn('provider_message_id', 'text')
+          .addColumn('recipient', 'text')
+          .addColumn('dedupe_key', 'text', (column) => column.notNull())
+          .addColumn('bounce_type', 'text')
+          .addColumn('reason', 'text')
+          .addColumn('attempts', 'integer')
+          .addColumn('url', 'text')
+          .addColumn('user_agent', 'text')
+          .addColumn('ip', 'text')
+          .addColumn('machine', 'integer', (column) => column.notNull())
+          .addColumn('machine_reason', 'text')
+          .addColumn('raw', 'text', (column) => column.notNull())
+          .execute();
+        await db.schema.createIndex('events_dedupe').on('events').columns(['integration_id', 'dedupe_key']).unique().execute();
+        await db.schema.createIndex('events_by_message').on('events').columns(['environment_id', 'message_id', 'occurred_at']).execute();
+        await db.schema.createIndex('events_feed').on('events').columns(['environment_id', 'occurred_at', 'id']).execute();
+
+        await db.schema
+          .createTable('idempotency_keys')
+          .addColumn('environment_id', 'text', (column) => column.notNull())
+          .addColumn('integration_id', 'text', (column) => column.notNull())
+          .addColumn('key', 'text', (column) => column.notNull())
+          .addColumn('body_hash', 'text', (column) => column.notNull())
+          .addColumn('state', 'text', (column) => column.notNull())
+          .addColumn('response', 'text')
+          .addColumn('created_at', time, (column) => column.notNull())
+          .addPrimaryKeyConstraint('idempotency_keys_pk', ['environment_id', 'integration_id', 'key'])
+          .execute();
+        await db.schema.createIndex('idempotency_keys_by_age').on('idempotency_keys').column('created_at').execute();
+      },
+    },
+  };
+}

@@ -1,0 +1,54 @@
+import { Kysely, PostgresDialect, type Transaction } from 'kysely';
+import pg from 'pg';
+import { KyselyStore } from './kysely-store.js';
+import type { Database } from './schema.js';
+import type { Store } from './types.js';
+
+export interface PostgresStoreOptions {
+  connectionString: string;
+  /** A schema of its own (created when missing), so several Mailtrails or test runs can share a database. */
+  schema?: string | undefined;
+  poolSize?: number | undefined;
+}
+
+const INT8_OID = 20;
+// Deadlock, serialization failure, and a unique violation from a concurrent insert of the same row.
+const RETRYABLE = new Set(['40P01', '40001', '23505']);
+const ATTEMPTS = 5;
+
+export function createPostgresStore(options: PostgresStoreOptions): Store {
+  const schema = options.schema;
+  if (schema !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) throw new Error(`invalid PostgreSQL schema name: ${schema}`);
+  const pool = new pg.Pool({
+    connectionString: options.connectionString,
+    max: options.poolSize ?? 10,
+    // epoch milliseconds are bigint columns; they fit a JavaScript number exactly
+    types: {
+      getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+        oid === INT8_OID ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+    },
+    ...(schema ? { options: `-c search_path=${schema}` } : {}),
+  });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const store = new KyselyStore({
+    dialect: 'postgres',
+    db,
+    async transaction<T>(work: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await db.transaction().execute(work);
+        } catch (error) {
+          const code = (error as { code?: string }).code;
+          if (attempt >= ATTEMPTS || !code || !RETRYABLE.has(code)) throw error;
+          await new Promise((resolve) => setTimeout(resolve, attempt * 10 * Math.random()));
+        }
+      }
+    },
+  });
+  const migrate = store.migrate.bind(store);
+  store.migrate = async () => {
+    if (schema) await pool.query(`create schema if not exists ${schema}`);
+    await migrate();
+  };
+  return store;
+}

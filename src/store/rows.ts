@@ -1,0 +1,206 @@
+import type { NormalizedEvent } from '../core/event.js';
+import type { MessageState, StateEvent } from '../core/message-state.js';
+import type { BounceType, DeliveryStatus, Status } from '../core/vocabulary.js';
+import type { EventRow, IntegrationTable, MessageRow } from './schema.js';
+import type { Integration, Message, MessageOrigin } from './types.js';
+
+// Row <-> domain mapping, shared by both dialects. Missing values are NULL in the database and `null` or
+// absent in the domain; a provider-created message with no recipient is stored with '' so the unique index holds.
+
+export function integrationFromRow(row: IntegrationTable): Integration {
+  return {
+    id: row.id,
+    environmentId: row.environment_id,
+    provider: row.provider,
+    name: row.name,
+    activityTracking: Boolean(row.activity_tracking),
+    allowUnsigned: Boolean(row.allow_unsigned),
+    signingKeyEnc: row.signing_key_enc,
+    credentialsEnc: row.credentials_enc,
+    createdAt: Number(row.created_at),
+    updatedAt: Number(row.updated_at),
+  };
+}
+
+export function integrationToRow(integration: Integration): IntegrationTable {
+  return {
+    id: integration.id,
+    environment_id: integration.environmentId,
+    provider: integration.provider,
+    name: integration.name,
+    activity_tracking: integration.activityTracking ? 1 : 0,
+    allow_unsigned: integration.allowUnsigned ? 1 : 0,
+    signing_key_enc: integration.signingKeyEnc,
+    credentials_enc: integration.credentialsEnc,
+    created_at: integration.createdAt,
+    updated_at: integration.updatedAt,
+  };
+}
+
+export function messageFromRow(row: MessageRow): Message {
+  return {
+    id: row.id,
+    environmentId: row.environment_id,
+    integrationId: row.integration_id,
+    provider: row.provider,
+    providerMessageId: row.provider_message_id,
+    recipient: row.recipient === '' ? null : row.recipient,
+    from: row.from_address,
+    subject: row.subject,
+    tags: JSON.parse(row.tags) as string[],
+    metadata: JSON.parse(row.metadata) as Record<string, unknown>,
+    workflowRunId: row.workflow_run_id,
+    stepRunId: row.step_run_id,
+    origin: row.origin as MessageOrigin,
+    createdAt: Number(row.created_at),
+    updatedAt: Number(row.updated_at),
+    state: stateFromRow(row),
+  };
+}
+
+export function stateFromRow(row: MessageRow): MessageState {
+  return {
+    status: row.status as DeliveryStatus | null,
+    outcome:
+      row.outcome_status === null
+        ? null
+        : {
+            status: row.outcome_status as DeliveryStatus,
+            occurredAt: Number(row.outcome_at),
+            eventId: row.outcome_event_id ?? '',
+            bounceType: row.outcome_bounce_type as BounceType | null,
+            reason: row.outcome_reason,
+          },
+    opens: Number(row.opens),
+    clicks: Number(row.clicks),
+    humanOpens: Number(row.human_opens),
+    humanClicks: Number(row.human_clicks),
+    firstOpenedAt: nullableNumber(row.first_opened_at),
+    lastOpenedAt: nullableNumber(row.last_opened_at),
+    firstClickedAt: nullableNumber(row.first_clicked_at),
+    lastClickedAt: nullableNumber(row.last_clicked_at),
+    complained: row.complained_at !== null,
+    complainedAt: nullableNumber(row.complained_at),
+    unsubscribed: row.unsubscribed_at !== null,
+    unsubscribedAt: nullableNumber(row.unsubscribed_at),
+    firstEventAt: nullableNumber(row.first_event_at),
+    lastEventAt: nullableNumber(row.last_event_at),
+    eventCount: Number(row.event_count),
+  };
+}
+
+/** The state columns of a message row, for an update. */
+export function stateToColumns(state: MessageState): Pick<
+  MessageRow,
+  | 'status'
+  | 'outcome_status'
+  | 'outcome_at'
+  | 'outcome_event_id'
+  | 'outcome_bounce_type'
+  | 'outcome_reason'
+  | 'opens'
+  | 'clicks'
+  | 'human_opens'
+  | 'human_clicks'
+  | 'first_opened_at'
+  | 'last_opened_at'
+  | 'first_clicked_at'
+  | 'last_clicked_at'
+  | 'complained_at'
+  | 'unsubscribed_at'
+  | 'first_event_at'
+  | 'last_event_at'
+  | 'event_count'
+> {
+  return {
+    status: state.status,
+    outcome_status: state.outcome?.status ?? null,
+    outcome_at: state.outcome?.occurredAt ?? null,
+    outcome_event_id: state.outcome?.eventId ?? null,
+    outcome_bounce_type: state.outcome?.bounceType ?? null,
+    outcome_reason: state.outcome?.reason ?? null,
+    opens: state.opens,
+    clicks: state.clicks,
+    human_opens: state.humanOpens,
+    human_clicks: state.humanClicks,
+    first_opened_at: state.firstOpenedAt,
+    last_opened_at: state.lastOpenedAt,
+    first_clicked_at: state.firstClickedAt,
+    last_clicked_at: state.lastClickedAt,
+    complained_at: state.complainedAt,
+    unsubscribed_at: state.unsubscribedAt,
+    first_event_at: state.firstEventAt,
+    last_event_at: state.lastEventAt,
+    event_count: state.eventCount,
+  };
+}
+
+export function eventFromRow(row: EventRow): NormalizedEvent {
+  return {
+    id: row.id,
+    environmentId: row.environment_id,
+    integrationId: row.integration_id,
+    provider: row.provider,
+    messageId: row.message_id,
+    status: row.status as Status | null,
+    nativeType: row.native_type,
+    ignored: Boolean(row.ignored),
+    occurredAt: Number(row.occurred_at),
+    receivedAt: Number(row.received_at),
+    providerMessageId: row.provider_message_id ?? undefined,
+    recipient: row.recipient ?? undefined,
+    dedupeKey: row.dedupe_key,
+    bounceType: (row.bounce_type as BounceType | null) ?? undefined,
+    reason: row.reason ?? undefined,
+    attempts: row.attempts === null ? undefined : Number(row.attempts),
+    url: row.url ?? undefined,
+    userAgent: row.user_agent ?? undefined,
+    ip: row.ip ?? undefined,
+    machine: Boolean(row.machine),
+    machineReason: row.machine_reason ?? undefined,
+    raw: row.raw,
+  };
+}
+
+export function eventToRow(event: NormalizedEvent): EventRow {
+  return {
+    id: event.id,
+    environment_id: event.environmentId,
+    integration_id: event.integrationId,
+    message_id: event.messageId,
+    provider: event.provider,
+    status: event.status,
+    native_type: event.nativeType,
+    ignored: event.ignored ? 1 : 0,
+    occurred_at: event.occurredAt,
+    received_at: event.receivedAt,
+    provider_message_id: event.providerMessageId ?? null,
+    recipient: event.recipient ?? null,
+    dedupe_key: event.dedupeKey,
+    bounce_type: event.bounceType ?? null,
+    reason: event.reason ?? null,
+    attempts: event.attempts ?? null,
+    url: event.url ?? null,
+    user_agent: event.userAgent ?? null,
+    ip: event.ip ?? null,
+    machine: event.machine ? 1 : 0,
+    machine_reason: event.machineReason ?? null,
+    raw: event.raw,
+  };
+}
+
+/** What the state reducer needs of a stored event. */
+export function stateEventFromRow(row: Pick<EventRow, 'id' | 'status' | 'occurred_at' | 'machine' | 'bounce_type' | 'reason'>): StateEvent {
+  return {
+    id: row.id,
+    status: row.status as Status | null,
+    occurredAt: Number(row.occurred_at),
+    machine: Boolean(row.machine),
+    bounceType: row.bounce_type as BounceType | null,
+    reason: row.reason,
+  };
+}
+
+function nullableNumber(value: number | null): number | null {
+  return value === null ? null : Number(value);
+}

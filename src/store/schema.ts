@@ -1,0 +1,122 @@
+import type { Generated } from 'kysely';
+
+/** Database tables as Kysely sees them. Times are epoch milliseconds, booleans are 0/1 on both dialects. */
+export interface Database {
+  environments: EnvironmentTable;
+  api_keys: ApiKeyTable;
+  integrations: IntegrationTable;
+  messages: MessageTable;
+  message_tags: MessageTagTable;
+  events: EventTable;
+  idempotency_keys: IdempotencyKeyTable;
+}
+
+export interface EnvironmentTable {
+  id: string;
+  name: string;
+  created_at: number;
+}
+
+export interface ApiKeyTable {
+  id: string;
+  environment_id: string;
+  name: string;
+  key_hash: string;
+  key_prefix: string;
+  created_at: number;
+}
+
+export interface IntegrationTable {
+  id: string;
+  environment_id: string;
+  provider: string;
+  name: string;
+  activity_tracking: number;
+  allow_unsigned: number;
+  signing_key_enc: string | null;
+  credentials_enc: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface MessageTable {
+  environment_id: string;
+  id: string;
+  integration_id: string | null;
+  provider: string | null;
+  provider_message_id: string | null;
+  recipient: string | null;
+  from_address: string | null;
+  subject: string | null;
+  tags: string;
+  metadata: string;
+  workflow_run_id: string | null;
+  step_run_id: string | null;
+  origin: string;
+  created_at: number;
+  updated_at: number;
+  status: string | null;
+  outcome_status: string | null;
+  outcome_at: number | null;
+  outcome_event_id: string | null;
+  outcome_bounce_type: string | null;
+  outcome_reason: string | null;
+  opens: number;
+  clicks: number;
+  human_opens: number;
+  human_clicks: number;
+  first_opened_at: number | null;
+  last_opened_at: number | null;
+  first_clicked_at: number | null;
+  last_clicked_at: number | null;
+  complained_at: number | null;
+  unsubscribed_at: number | null;
+  first_event_at: number | null;
+  last_event_at: number | null;
+  event_count: number;
+}
+
+export interface MessageTagTable {
+  environment_id: string;
+  message_id: string;
+  tag: string;
+}
+
+export interface EventTable {
+  id: string;
+  environment_id: string;
+  integration_id: string;
+  message_id: string | null;
+  provider: string;
+  status: string | null;
+  native_type: string;
+  ignored: number;
+  occurred_at: number;
+  received_at: number;
+  provider_message_id: string | null;
+  recipient: string | null;
+  dedupe_key: string;
+  bounce_type: string | null;
+  reason: string | null;
+  attempts: number | null;
+  url: string | null;
+  user_agent: string | null;
+  ip: string | null;
+  machine: number;
+  machine_reason: string | null;
+  raw: string;
+}
+
+export interface IdempotencyKeyTable {
+  environment_id: string;
+  integration_id: string;
+  key: string;
+  body_hash: string;
+  state: string;
+  response: string | null;
+  created_at: number;
+  seq?: Generated<number>;
+}
+
+export type MessageRow = MessageTable;
+export type EventRow = EventTable;

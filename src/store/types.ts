@@ -1,0 +1,157 @@
+import type { NormalizedEvent, ParsedEvent } from '../core/event.js';
+import type { MessageState } from '../core/message-state.js';
+import type { Status } from '../core/vocabulary.js';
+
+export interface Environment {
+  id: string;
+  name: string;
+  createdAt: number;
+}
+
+export interface Integration {
+  id: string;
+  environmentId: string;
+  provider: string;
+  name: string;
+  activityTracking: boolean;
+  allowUnsigned: boolean;
+  /** Encrypted with the master key; the store never sees the clear text. */
+  signingKeyEnc: string | null;
+  credentialsEnc: string | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export type MessageOrigin = 'api' | 'provider';
+
+export interface Message {
+  id: string;
+  environmentId: string;
+  integrationId: string | null;
+  provider: string | null;
+  providerMessageId: string | null;
+  recipient: string | null;
+  from: string | null;
+  subject: string | null;
+  tags: string[];
+  metadata: Record<string, unknown>;
+  workflowRunId: string | null;
+  stepRunId: string | null;
+  origin: MessageOrigin;
+  createdAt: number;
+  updatedAt: number;
+  state: MessageState;
+}
+
+export interface NewMessage {
+  environmentId: string;
+  integrationId: string;
+  provider: string;
+  /** Our id; generated when absent. */
+  id?: string | undefined;
+  providerMessageId: string;
+  recipient: string;
+  from?: string | undefined;
+  subject?: string | undefined;
+  tags?: string[] | undefined;
+  metadata?: Record<string, unknown> | undefined;
+  workflowRunId?: string | undefined;
+  stepRunId?: string | undefined;
+}
+
+export type RegisterResult =
+  | { outcome: 'created' | 'merged' | 'unchanged'; message: Message }
+  | { outcome: 'conflict'; reason: string };
+
+export interface Page<T> {
+  data: T[];
+  next: string | null;
+}
+
+export interface MessageFilter {
+  status?: Status | undefined;
+  recipient?: string | undefined;
+  integrationId?: string | undefined;
+  providerMessageId?: string | undefined;
+  tag?: string | undefined;
+  from?: number | undefined;
+  to?: number | undefined;
+  q?: string | undefined;
+  limit: number;
+  cursor?: string | undefined;
+}
+
+export interface EventFilter {
+  status?: Status | undefined;
+  recipient?: string | undefined;
+  integrationId?: string | undefined;
+  providerMessageId?: string | undefined;
+  messageId?: string | undefined;
+  nativeType?: string | undefined;
+  includeIgnored?: boolean | undefined;
+  from?: number | undefined;
+  to?: number | undefined;
+  limit: number;
+  cursor?: string | undefined;
+}
+
+/** One batch from one integration, already verified and parsed. */
+export interface IngestBatch {
+  environmentId: string;
+  integrationId: string;
+  provider: string;
+  receivedAt: number;
+  events: ParsedEvent[];
+  /** When set, the response for this key is stored in the same transaction as the events. */
+  idempotency?: { key: string; bodyHash: string; render: (results: IngestResult[]) => string } | undefined;
+}
+
+export interface IngestResult {
+  event: NormalizedEvent;
+  /** True when the event was already stored (a provider retry or a replayed batch). */
+  duplicate: boolean;
+  message: Message | null;
+}
+
+export type IdempotencyClaim =
+  | { state: 'claimed' }
+  | { state: 'replay'; response: string }
+  | { state: 'mismatch' }
+  | { state: 'in_flight' };
+
+/**
+ * Everything Mailtrail keeps, behind one interface with a SQLite and a PostgreSQL implementation.
+ * Every method is scoped by environment: an id from another environment is simply not found.
+ */
+export interface Store {
+  readonly dialect: 'sqlite' | 'postgres';
+  migrate(): Promise<void>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+
+  createEnvironment(input: { id: string; name: string; createdAt: number }): Promise<Environment>;
+  getEnvironment(id: string): Promise<Environment | null>;
+  createApiKey(input: { id: string; environmentId: string; name: string; keyHash: string; keyPrefix: string; createdAt: number }): Promise<void>;
+  /** The environment an API key (given by its hash) belongs to. */
+  findEnvironmentByKeyHash(keyHash: string): Promise<string | null>;
+
+  createIntegration(integration: Integration): Promise<Integration>;
+  getIntegration(environmentId: string, id: string): Promise<Integration | null>;
+  listIntegrations(environmentId: string): Promise<Integration[]>;
+  updateIntegration(environmentId: string, id: string, patch: Partial<Omit<Integration, 'id' | 'environmentId' | 'provider' | 'createdAt'>>): Promise<Integration | null>;
+  deleteIntegration(environmentId: string, id: string): Promise<boolean>;
+
+  /** Registers a sent message; merges into a message already created from provider events. */
+  registerMessage(input: NewMessage, now: number): Promise<RegisterResult>;
+  getMessage(environmentId: string, id: string): Promise<Message | null>;
+  listMessages(environmentId: string, filter: MessageFilter): Promise<Page<Message>>;
+  listMessageEvents(environmentId: string, messageId: string): Promise<NormalizedEvent[]>;
+  listEvents(environmentId: string, filter: EventFilter): Promise<Page<NormalizedEvent>>;
+
+  /** Stores a batch in one transaction: dedupe, correlate, insert, update message state. */
+  ingest(batch: IngestBatch): Promise<IngestResult[]>;
+
+  claimIdempotencyKey(input: { environmentId: string; integrationId: string; key: string; bodyHash: string; now: number }): Promise<IdempotencyClaim>;
+  releaseIdempotencyKey(input: { environmentId: string; integrationId: string; key: string }): Promise<void>;
+  pruneIdempotencyKeys(olderThan: number): Promise<number>;
+}
