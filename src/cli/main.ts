@@ -1,0 +1,100 @@
+import { Command } from 'commander';
+import { loadConfig, resolveMasterSecret, type Config, type ConfigFlags } from '../config/config.js';
+import { createLogger } from '../log.js';
+import { createMailtrail } from '../mailtrail.js';
+import { openStore } from '../store/index.js';
+
+const HOUR = 60 * 60 * 1000;
+
+/** The `mailtrail` command line. */
+export async function main(argv: string[]): Promise<void> {
+  const program = new Command()
+    .name('mailtrail')
+    .description('Email activity tracking hub: verified provider webhooks, per-message timelines, one event vocabulary')
+    .showHelpAfterError();
+
+  const withConfigFlags = (command: Command) =>
+    command
+      .option('--port <port>', 'HTTP port (env PORT, default 3000)')
+      .option('--host <host>', 'interface to listen on (env HOST, default 0.0.0.0)')
+      .option('--database-url <url>', 'postgres:// URL (env DATABASE_URL); unset: embedded SQLite')
+      .option('--data-dir <dir>', 'embedded database and generated secret (env MAILTRAIL_DATA_DIR, default ./.mailtrail)')
+      .option('--public-url <url>', 'base of the URLs handed out (env PUBLIC_URL)')
+      .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (env LOG_LEVEL, default info)');
+
+  withConfigFlags(program.command('serve').description('run the HTTP server (migrations run first)')).action(async (flags: ConfigFlags) => {
+    await serve(loadConfig(process.env, flags));
+  });
+
+  withConfigFlags(program.command('init').description('create an environment and a secret API key'))
+    .option('--name <name>', 'environment name', 'default')
+    .option('--json', 'print {"environmentId", "apiKey"} as JSON and nothing else')
+    .action(async (flags: ConfigFlags & { name: string; json?: boolean }) => {
+      const config = loadConfig(process.env, flags);
+      const mailtrail = await createMailtrail({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, secret: resolveMasterSecret(config), publicUrl: config.publicUrl });
+      try {
+        const created = await mailtrail.createEnvironment(flags.name);
+        if (flags.json) {
+          process.stdout.write(JSON.stringify(created) + '\n');
+        } else {
+          process.stdout.write(
+            `Environment ${created.environmentId} created.\n` +
+              `API key (shown once, keep it secret): ${created.apiKey}\n` +
+              `Use it as:  Authorization: ApiKey ${created.apiKey}\n`,
+          );
+        }
+      } finally {
+        await mailtrail.close();
+      }
+    });
+
+  withConfigFlags(program.command('migrate').description('apply database migrations and exit')).action(async (flags: ConfigFlags) => {
+    const config = loadConfig(process.env, flags);
+    const store = openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+    try {
+      await store.migrate();
+      process.stderr.write('mailtrail: database is up to date\n');
+    } finally {
+      await store.close();
+    }
+  });
+
+  await program.parseAsync(argv);
+}
+
+async function serve(config: Config): Promise<void> {
+  const log = createLogger(config.logLevel);
+  const mailtrail = await createMailtrail({
+    databaseUrl: config.databaseUrl,
+    dataDir: config.dataDir,
+    secret: resolveMasterSecret(config),
+    publicUrl: config.publicUrl,
+    bodyLimit: config.bodyLimit,
+    logger: log,
+    processMetrics: true,
+  });
+  const server = await mailtrail.listen({ port: config.port, host: config.host });
+  log.info({ url: server.url, publicUrl: config.publicUrl, database: config.databaseUrl ? 'postgres' : 'sqlite' }, 'mailtrail is listening');
+
+  const prune = setInterval(() => {
+    mailtrail.store.pruneIdempotencyKeys(Date.now() - 24 * HOUR).catch((error: unknown) => log.warn({ err: error }, 'pruning idempotency keys failed'));
+  }, HOUR);
+  prune.unref();
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    clearInterval(prune);
+    mailtrail.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        log.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGINT', () => stop('SIGINT'));
+  process.once('SIGTERM', () => stop('SIGTERM'));
+}

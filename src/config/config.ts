@@ -1,0 +1,99 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { MailtrailError } from '../core/errors.js';
+import { generateMasterSecret } from '../security/secret-box.js';
+
+/** Everything `mailtrail serve` can be told, from environment variables and their matching flags. */
+export interface Config {
+  port: number;
+  host: string;
+  /** postgres:// URL; unset means the embedded SQLite database in `dataDir`. */
+  databaseUrl: string | undefined;
+  dataDir: string;
+  publicUrl: string;
+  /** The master secret for sealing stored secrets; resolved by `resolveMasterSecret`. */
+  secret: string | undefined;
+  logLevel: LogLevel;
+  production: boolean;
+  bodyLimit: number;
+}
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface ConfigFlags {
+  port?: string | undefined;
+  host?: string | undefined;
+  databaseUrl?: string | undefined;
+  dataDir?: string | undefined;
+  publicUrl?: string | undefined;
+  logLevel?: string | undefined;
+}
+
+const DEFAULT_BODY_LIMIT = 10 * 1024 * 1024;
+
+/** Reads and checks the configuration; every bad setting is one clear line naming the variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: ConfigFlags = {}): Config {
+  const port = integer('PORT', flags.port ?? env.PORT ?? '3000', 0, 65535);
+  const host = flags.host ?? env.HOST ?? '0.0.0.0';
+  const databaseUrl = flags.databaseUrl ?? env.DATABASE_URL ?? undefined;
+  if (databaseUrl !== undefined && databaseUrl !== '' && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    fail('DATABASE_URL must be a postgres:// or postgresql:// URL (leave it unset for the embedded database)');
+  }
+  const publicUrl = (flags.publicUrl ?? env.PUBLIC_URL ?? `http://localhost:${port}`).replace(/\/+$/, '');
+  let parsed: URL;
+  try {
+    parsed = new URL(publicUrl);
+  } catch {
+    fail(`PUBLIC_URL must be an absolute http(s) URL, got "${publicUrl}"`);
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') fail(`PUBLIC_URL must start with http:// or https://, got "${publicUrl}"`);
+  const logLevel = (flags.logLevel ?? env.LOG_LEVEL ?? 'info').toLowerCase();
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) fail(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
+  const secret = env.MAILTRAIL_SECRET || undefined;
+  if (secret !== undefined && secret.length < 32) fail('MAILTRAIL_SECRET must be at least 32 characters (try: openssl rand -base64 32)');
+  const production = env.NODE_ENV === 'production';
+  if (production && secret === undefined) fail('MAILTRAIL_SECRET is required when NODE_ENV=production (try: openssl rand -base64 32)');
+  return {
+    port,
+    host,
+    databaseUrl: databaseUrl || undefined,
+    dataDir: resolve(flags.dataDir ?? env.MAILTRAIL_DATA_DIR ?? './.mailtrail'),
+    publicUrl,
+    secret,
+    logLevel: logLevel as LogLevel,
+    production,
+    bodyLimit: integer('MAILTRAIL_BODY_LIMIT', env.MAILTRAIL_BODY_LIMIT ?? String(DEFAULT_BODY_LIMIT), 1024, 1024 * 1024 * 1024),
+  };
+}
+
+/**
+ * The master secret: MAILTRAIL_SECRET when set; otherwise the one kept in the data directory, generated on
+ * first start. Losing it makes stored signing keys unreadable, so it is never regenerated over an existing one.
+ */
+export function resolveMasterSecret(config: Pick<Config, 'secret' | 'dataDir' | 'production'>): string {
+  if (config.secret) return config.secret;
+  if (config.production) fail('MAILTRAIL_SECRET is required when NODE_ENV=production');
+  const file = join(config.dataDir, 'secret');
+  if (existsSync(file)) {
+    const stored = readFileSync(file, 'utf8').trim();
+    if (stored.length < 32) fail(`${file} does not hold a valid master secret; restore it from a backup or set MAILTRAIL_SECRET`);
+    return stored;
+  }
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const secret = generateMasterSecret();
+  writeFileSync(file, secret + '\n', { mode: 0o600, flag: 'wx' });
+  return secret;
+}
+
+function integer(name: string, value: string, min: number, max: number): number {
+  const number = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(number) || number < min || number > max) {
+    fail(`${name} must be a whole number from ${min} to ${max}, got "${value}"`);
+  }
+  return number;
+}
+
+function fail(message: string): never {
+  throw new MailtrailError('MT_ERR_CONFIG', message);
+}

@@ -1,0 +1,11 @@
+import type { InboundDeps } from '../ingest/inbound.js';
+
+/** What the HTTP layer needs from a running Mailtrail. */
+export interface AppContext extends InboundDeps {
+  publicUrl: string;
+}
+
+/** Hono variables set by the API-key middleware. */
+export interface AppEnv {
+  Variables: { environmentId: string };
+}

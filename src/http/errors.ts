@@ -1,0 +1,53 @@
+import type { Context } from 'hono';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { MailtrailError, isMailtrailError, type ErrorCode } from '../core/errors.js';
+import { newId } from '../core/ids.js';
+import type { Logger } from '../log.js';
+
+/** The HTTP status of every error code: the only place that decides it. */
+export const STATUS_BY_CODE: Record<ErrorCode, ContentfulStatusCode> = {
+  MT_ERR_INVALID_BODY: 400,
+  MT_ERR_VALIDATION: 400,
+  MT_ERR_UNKNOWN_PROVIDER: 400,
+  MT_ERR_INVALID_CURSOR: 400,
+  MT_ERR_UNAUTHORIZED: 401,
+  MT_ERR_SIGNATURE_MISSING: 401,
+  MT_ERR_SIGNATURE_INVALID: 401,
+  MT_ERR_UNSIGNED_NOT_ALLOWED: 401,
+  MT_ERR_NOT_FOUND: 404,
+  MT_ERR_INTEGRATION_NOT_FOUND: 404,
+  MT_ERR_MESSAGE_NOT_FOUND: 404,
+  MT_ERR_CONFLICT: 409,
+  MT_ERR_IDEMPOTENCY_KEY_IN_FLIGHT: 409,
+  MT_ERR_BODY_TOO_LARGE: 413,
+  MT_ERR_UNSUPPORTED_MEDIA_TYPE: 415,
+  MT_ERR_IDEMPOTENCY_KEY_REUSED: 422,
+  MT_ERR_CONFIG: 500,
+  MT_ERR_INTERNAL: 500,
+  MT_ERR_STORAGE_UNAVAILABLE: 503,
+};
+
+export function errorBody(code: ErrorCode, message: string) {
+  return { error: { code, message } };
+}
+
+/**
+ * Turns any thrown error into the JSON error shape. Our own errors keep their message; anything else becomes a
+ * generic 500 with a request id, and the details go to the log only.
+ */
+export function handleError(error: unknown, c: Context, log: Logger): Response {
+  if (isMailtrailError(error)) {
+    const status = STATUS_BY_CODE[error.code];
+    if (status >= 500) log.error({ err: error.cause ?? error, code: error.code, path: c.req.path }, error.message);
+    return c.json(errorBody(error.code, error.message), status);
+  }
+  const requestId = newId('req');
+  log.error({ err: error, requestId, path: c.req.path }, 'unhandled error');
+  return c.json(errorBody('MT_ERR_INTERNAL', `internal error; quote request id ${requestId} when reporting it`), 500);
+}
+
+export function notFound(c: Context): Response {
+  return c.json(errorBody('MT_ERR_NOT_FOUND', `no route for ${c.req.method} ${c.req.path}`), 404);
+}
+
+export { MailtrailError };

@@ -1,0 +1,78 @@
+import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import { receiveInbound } from '../../ingest/inbound.js';
+import { apiKeyFromHeader } from '../../security/api-keys.js';
+import { readBody } from '../body.js';
+import type { AppContext, AppEnv } from '../context.js';
+import { ErrorSchema, InboundItemSchema } from '../schemas.js';
+
+const error = (description: string) => ({ description, content: { 'application/json': { schema: ErrorSchema } } });
+
+export function inboundRoutes(context: AppContext, hooks: ConstructorParameters<typeof OpenAPIHono<AppEnv>>[0]) {
+  const app = new OpenAPIHono<AppEnv>(hooks);
+
+  // Registered for the OpenAPI document only: the handler reads the raw body itself, because the signature
+  // covers the exact bytes and a validator would consume them.
+  const route = createRoute({
+      method: 'post',
+      path: '/v2/inbound-webhooks/delivery-providers/{environmentId}/{integrationId}',
+      tags: ['Inbound'],
+      summary: "Receive a provider's event webhook",
+      description:
+        "Point the provider's event webhook here. The request is verified over its raw bytes with the integration's " +
+        'signing key (or, with none, the environment API key or allowUnsigned), every event is stored in one transaction, ' +
+        'and only then is 200 returned.',
+      request: {
+        params: z.object({
+          environmentId: z.string().openapi({ param: { name: 'environmentId', in: 'path' } }),
+          integrationId: z.string().openapi({ param: { name: 'integrationId', in: 'path' } }),
+        }),
+        headers: z.object({
+          'idempotency-key': z.string().optional().openapi({ description: 'Same key and body answer the stored response for 24 h' }),
+        }),
+        body: {
+          required: true,
+          description: "The provider's payload, exactly as it sends it (SendGrid: a JSON array of events)",
+          content: { 'application/json': { schema: z.union([z.array(z.record(z.string(), z.unknown())), z.record(z.string(), z.unknown())]) } },
+        },
+      },
+      responses: {
+        200: {
+          description: 'Every event is stored; one item per normalized event',
+          headers: { 'Idempotency-Replay': { schema: { type: 'string', enum: ['true'] }, description: 'Present when this is a stored response' } },
+          content: { 'application/json': { schema: z.array(InboundItemSchema) } },
+        },
+        400: error('The body cannot be read'),
+        401: error('Missing or wrong signature, or no allowed way to accept an unsigned request'),
+        404: error('Unknown environment or integration'),
+        409: error('A request with this idempotency-key is still in flight'),
+        413: error('The body is over the limit'),
+        415: error('Unsupported content type'),
+        422: error('The idempotency-key was used with another body'),
+        503: error('The events could not be stored; retry'),
+      },
+  });
+  app.openAPIRegistry.registerPath(route);
+  app.post('/v2/inbound-webhooks/delivery-providers/:environmentId/:integrationId', async (c) => {
+      const { environmentId, integrationId } = c.req.param() as { environmentId: string; integrationId: string };
+      const headers = new Map<string, string>();
+      c.req.raw.headers.forEach((value, name) => headers.set(name, value));
+      const declaredLength = c.req.header('content-length');
+      const output = await receiveInbound(context, {
+        environmentId,
+        integrationId,
+        url: c.req.url,
+        headers,
+        contentType: c.req.header('content-type') ?? '',
+        contentLength: declaredLength && /^\d+$/.test(declaredLength) ? Number(declaredLength) : null,
+        readBody: (limit) => readBody(c.req.raw, limit),
+        apiKey: apiKeyFromHeader(c.req.header('authorization')),
+        idempotencyKey: c.req.header('idempotency-key') ?? null,
+      });
+      return c.body(output.body, 200, {
+        'content-type': 'application/json; charset=utf-8',
+        ...(output.replayed ? { 'idempotency-replay': 'true' } : {}),
+      });
+  });
+
+  return app;
+}

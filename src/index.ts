@@ -1,0 +1,14 @@
+/**
+ * Mailtrail as a library: `createMailtrail` gives the HTTP app (mount `mailtrail.fetch` anywhere), the
+ * in-process event bus (`mailtrail.on('email.delivered', …)`) and the store.
+ */
+export { createMailtrail, Mailtrail, type MailtrailOptions } from './mailtrail.js';
+export type { EmailEvent, EmailEventHandler, EmailEventType } from './ingest/emitter.js';
+export type { NormalizedEvent, ParsedEvent } from './core/event.js';
+export type { MessageState, Outcome } from './core/message-state.js';
+export { reduceMessageState } from './core/message-state.js';
+export { STATUSES, DELIVERY_STATUSES, BOUNCE_TYPES, type Status, type DeliveryStatus, type BounceType } from './core/vocabulary.js';
+export { MailtrailError, ERROR_CODES, type ErrorCode } from './core/errors.js';
+export type { Message, Integration, Store } from './store/types.js';
+export type { ProviderAdapter, InboundRequest, VerifyResult } from './providers/types.js';
+export { PROVIDERS } from './providers/registry.js';

@@ -1,0 +1,163 @@
+import { createHash } from 'node:crypto';
+import { MailtrailError, isMailtrailError } from '../core/errors.js';
+import { providerById } from '../providers/registry.js';
+import type { InboundRequest } from '../providers/types.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
+import type { IntegrationService } from '../service/integrations.js';
+import type { IngestResult, Store } from '../store/types.js';
+import { hashApiKey } from '../security/api-keys.js';
+import type { EventBus } from './emitter.js';
+import { renderInboundResponse } from './response.js';
+
+export interface InboundInput {
+  environmentId: string;
+  integrationId: string;
+  url: string;
+  headers: ReadonlyMap<string, string>;
+  contentType: string;
+  /** Declared Content-Length, when the request has one. */
+  contentLength: number | null;
+  /** Reads the body, failing with MT_ERR_BODY_TOO_LARGE past `limit` bytes. */
+  readBody(limit: number): Promise<Buffer>;
+  apiKey: string | null;
+  idempotencyKey: string | null;
+}
+
+export interface InboundOutput {
+  /** The JSON response body: one item per normalized event of the batch. */
+  body: string;
+  replayed: boolean;
+  results: IngestResult[];
+}
+
+export interface InboundDeps {
+  store: Store;
+  integrations: IntegrationService;
+  bus: EventBus;
+  metrics: Metrics;
+  log: Logger;
+  bodyLimit: number;
+  now: () => number;
+}
+
+const NOT_FOUND = 'unknown environment or integration';
+const MAX_IDEMPOTENCY_KEY = 255;
+
+/**
+ * The inbound pipeline for one provider request: find the integration, check the body, verify the sender over
+ * the raw bytes, parse, and store every event in one transaction. It resolves only after the commit.
+ */
+export async function receiveInbound(deps: InboundDeps, input: InboundInput): Promise<InboundOutput> {
+  const integration = await deps.store.getIntegration(input.environmentId, input.integrationId);
+  const adapter = integration ? providerById(integration.provider) : undefined;
+  if (!integration || !adapter) throw new MailtrailError('MT_ERR_INTEGRATION_NOT_FOUND', NOT_FOUND);
+
+  const mediaType = input.contentType.split(';')[0]!.trim().toLowerCase();
+  if (!adapter.contentTypes.includes(mediaType) && !(mediaType.endsWith('+json') && adapter.contentTypes.includes('application/json'))) {
+    throw new MailtrailError('MT_ERR_UNSUPPORTED_MEDIA_TYPE', `${adapter.displayName} events must be sent as ${adapter.contentTypes.join(' or ')}, got "${mediaType || 'none'}"`);
+  }
+  if (input.contentLength !== null && input.contentLength > deps.bodyLimit) {
+    throw new MailtrailError('MT_ERR_BODY_TOO_LARGE', `the body is larger than the limit of ${deps.bodyLimit} bytes`);
+  }
+  const receivedAt = deps.now();
+  const request: InboundRequest = { rawBody: await input.readBody(deps.bodyLimit), headers: input.headers, url: input.url, contentType: mediaType, receivedAt };
+
+  await authenticate(deps, integration, adapter, request, input);
+
+  let idempotency: { key: string; bodyHash: string } | undefined;
+  if (input.idempotencyKey !== null) {
+    if (input.idempotencyKey === '' || input.idempotencyKey.length > MAX_IDEMPOTENCY_KEY) {
+      throw new MailtrailError('MT_ERR_VALIDATION', `idempotency-key must be 1 to ${MAX_IDEMPOTENCY_KEY} characters`);
+    }
+    idempotency = { key: input.idempotencyKey, bodyHash: createHash('sha256').update(request.rawBody).digest('hex') };
+    const claim = await storage(() =>
+      deps.store.claimIdempotencyKey({ environmentId: integration.environmentId, integrationId: integration.id, ...idempotency!, now: receivedAt }),
+    );
+    if (claim.state === 'replay') return { body: claim.response, replayed: true, results: [] };
+    if (claim.state === 'mismatch') throw new MailtrailError('MT_ERR_IDEMPOTENCY_KEY_REUSED', 'this idempotency-key was used with another body');
+    if (claim.state === 'in_flight') throw new MailtrailError('MT_ERR_IDEMPOTENCY_KEY_IN_FLIGHT', 'a request with this idempotency-key is still being processed');
+  }
+
+  let results: IngestResult[];
+  let body = '';
+  try {
+    const events = adapter.parse(request);
+    results = await storage(() =>
+      deps.store.ingest({
+        environmentId: integration.environmentId,
+        integrationId: integration.id,
+        provider: adapter.id,
+        receivedAt,
+        events,
+        idempotency: idempotency && {
+          ...idempotency,
+          render: (stored) => (body = renderInboundResponse(stored)),
+        },
+      }),
+    );
+  } catch (error) {
+    if (idempotency) {
+      await deps.store.releaseIdempotencyKey({ environmentId: integration.environmentId, integrationId: integration.id, key: idempotency.key }).catch((releaseError: unknown) => {
+        deps.log.warn({ err: releaseError }, 'could not release an idempotency key');
+      });
+    }
+    throw error;
+  }
+  if (!idempotency) body = renderInboundResponse(results);
+
+  for (const result of results) {
+    if (result.duplicate) {
+      deps.metrics.duplicateEvents.inc({ provider: adapter.id });
+    } else if (result.event.status === null) {
+      deps.metrics.ignoredEvents.inc({ provider: adapter.id });
+    } else {
+      deps.metrics.events.inc({ provider: adapter.id, status: result.event.status });
+      deps.bus.emit({ type: `email.${result.event.status}`, event: result.event, message: result.message });
+    }
+  }
+  return { body, replayed: false, results };
+}
+
+async function authenticate(
+  deps: InboundDeps,
+  integration: NonNullable<Awaited<ReturnType<Store['getIntegration']>>>,
+  adapter: NonNullable<ReturnType<typeof providerById>>,
+  request: InboundRequest,
+  input: InboundInput,
+): Promise<void> {
+  const signingKey = deps.integrations.signingKey(integration);
+  if (signingKey !== null) {
+    // Fail closed: once a key is configured nothing else (not even an API key) replaces the signature.
+    const verdict = adapter.verify(request, signingKey);
+    if (!verdict.ok) {
+      deps.metrics.signatureFailures.inc({ provider: adapter.id, code: verdict.code });
+      throw new MailtrailError(verdict.code, verdict.reason);
+    }
+    return;
+  }
+  if (input.apiKey !== null) {
+    const environmentId = await deps.store.findEnvironmentByKeyHash(hashApiKey(input.apiKey));
+    if (environmentId === integration.environmentId) return;
+    deps.metrics.signatureFailures.inc({ provider: adapter.id, code: 'MT_ERR_UNAUTHORIZED' });
+    throw new MailtrailError('MT_ERR_UNAUTHORIZED', 'the API key is not valid for this environment');
+  }
+  if (integration.allowUnsigned) return;
+  deps.metrics.signatureFailures.inc({ provider: adapter.id, code: 'MT_ERR_UNSIGNED_NOT_ALLOWED' });
+  throw new MailtrailError(
+    'MT_ERR_UNSIGNED_NOT_ALLOWED',
+    `integration ${integration.id} has no signing key, so unsigned requests are refused: set the provider's verification key ` +
+      `(PATCH /v1/integrations/${integration.id} {"signingKey": "..."}), or send the environment's API key in Authorization, ` +
+      'or create the integration with "allowUnsigned": true',
+  );
+}
+
+/** Runs a store call; any failure that is not ours means the events are not durable: the provider must retry. */
+async function storage<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (isMailtrailError(error)) throw error;
+    throw new MailtrailError('MT_ERR_STORAGE_UNAVAILABLE', 'the events could not be stored; retry later', { cause: error });
+  }
+}

@@ -1,0 +1,141 @@
+import type { AddressInfo } from 'node:net';
+import { serve, type ServerType } from '@hono/node-server';
+import type { OpenAPIHono } from '@hono/zod-openapi';
+import { newId } from './core/ids.js';
+import { createApp } from './http/app.js';
+import type { AppContext, AppEnv } from './http/context.js';
+import { EventBus, type EmailEventHandler, type EmailEventType } from './ingest/emitter.js';
+import { silentLogger, type Logger } from './log.js';
+import { Metrics } from './metrics.js';
+import { generateApiKey } from './security/api-keys.js';
+import { SecretBox } from './security/secret-box.js';
+import { IntegrationService } from './service/integrations.js';
+import { openStore } from './store/index.js';
+import type { Store } from './store/types.js';
+
+export interface MailtrailOptions {
+  /** postgres:// URL; unset means the embedded SQLite database in `dataDir`. */
+  databaseUrl?: string | undefined;
+  /** PostgreSQL schema to use (created when missing); default: the connection's search path. */
+  databaseSchema?: string | undefined;
+  /** Where the embedded database lives. Default `./.mailtrail`. */
+  dataDir?: string | undefined;
+  /** An already open store; overrides `databaseUrl` and `dataDir`. */
+  store?: Store | undefined;
+  /** The master secret (≥ 32 characters) that seals stored signing keys. */
+  secret: string;
+  /** Base of the URLs Mailtrail hands out. Default `http://localhost:3000`. */
+  publicUrl?: string | undefined;
+  /** Largest inbound body in bytes. Default 10 MiB. */
+  bodyLimit?: number | undefined;
+  logger?: Logger | undefined;
+  /** Exports process metrics (CPU, memory, event loop) on /metrics as well. */
+  processMetrics?: boolean | undefined;
+  /** The clock, in epoch milliseconds; tests pin it. */
+  now?: (() => number) | undefined;
+}
+
+/**
+ * A running Mailtrail: the store, the HTTP app and the in-process event bus. Create one with `createMailtrail`.
+ */
+export class Mailtrail {
+  readonly store: Store;
+  readonly app: OpenAPIHono<AppEnv>;
+  readonly metrics: Metrics;
+  readonly integrations: IntegrationService;
+  readonly log: Logger;
+  private readonly bus: EventBus;
+  private readonly now: () => number;
+  private readonly servers = new Set<ServerType>();
+
+  /** @internal use `createMailtrail` */
+  constructor(options: MailtrailOptions) {
+    this.now = options.now ?? Date.now;
+    this.log = options.logger ?? silentLogger;
+    this.store = options.store ?? openStore({ databaseUrl: options.databaseUrl, schema: options.databaseSchema, dataDir: options.dataDir ?? './.mailtrail' });
+    this.metrics = new Metrics({ processMetrics: options.processMetrics });
+    this.bus = new EventBus(this.log);
+    this.integrations = new IntegrationService(this.store, new SecretBox(options.secret), this.now);
+    const context: AppContext = {
+      store: this.store,
+      integrations: this.integrations,
+      bus: this.bus,
+      metrics: this.metrics,
+      log: this.log,
+      now: this.now,
+      bodyLimit: options.bodyLimit ?? 10 * 1024 * 1024,
+      publicUrl: (options.publicUrl ?? 'http://localhost:3000').replace(/\/+$/, ''),
+    };
+    this.app = createApp(context);
+  }
+
+  /** Serves a web-standard request: mount this in any framework that speaks `fetch`. */
+  fetch = (request: Request): Response | Promise<Response> => this.app.fetch(request);
+
+  /**
+   * Calls `handler` for every committed event of that type (`'email.delivered'`, …, or `'*'`).
+   * Returns a function that removes the handler.
+   */
+  on(type: EmailEventType | '*', handler: EmailEventHandler): () => void {
+    return this.bus.on(type, handler);
+  }
+
+  off(type: EmailEventType | '*', handler: EmailEventHandler): void {
+    this.bus.off(type, handler);
+  }
+
+  /** Creates an environment and its first secret API key. The key is returned once and stored only as a hash. */
+  async createEnvironment(name = 'default'): Promise<{ environmentId: string; apiKey: string }> {
+    const environmentId = newId('env', this.now());
+    await this.store.createEnvironment({ id: environmentId, name, createdAt: this.now() });
+    const key = generateApiKey();
+    await this.store.createApiKey({ id: newId('key', this.now()), environmentId, name: 'default', keyHash: key.hash, keyPrefix: key.prefix, createdAt: this.now() });
+    return { environmentId, apiKey: key.key };
+  }
+
+  /** Starts an HTTP server; resolves once it listens. Port 0 picks a free port. */
+  listen(options: { port?: number; host?: string } = {}): Promise<{ url: string; port: number; close: () => Promise<void> }> {
+    return new Promise((resolve, reject) => {
+      const server = serve({ fetch: this.app.fetch, port: options.port ?? 3000, hostname: options.host ?? '0.0.0.0' }, (info: AddressInfo) => {
+        const host = info.family === 'IPv6' ? `[${info.address}]` : info.address;
+        resolve({ url: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${info.port}`, port: info.port, close: () => this.closeServer(server) });
+      });
+      server.once('error', reject);
+      this.servers.add(server);
+    });
+  }
+
+  /** Stops the servers this instance started, then closes the database. */
+  async close(): Promise<void> {
+    await Promise.all([...this.servers].map((server) => this.closeServer(server)));
+    await this.store.close();
+  }
+
+  private closeServer(server: ServerType): Promise<void> {
+    this.servers.delete(server);
+    return new Promise((resolve) => {
+      server.close(() => resolve());
+      (server as { closeIdleConnections?: () => void }).closeIdleConnections?.();
+    });
+  }
+}
+
+/**
+ * Opens the database, applies migrations and returns a ready Mailtrail.
+ *
+ * @example
+ * ```ts
+ * import { createMailtrail } from 'mailtrail';
+ *
+ * const mailtrail = await createMailtrail({ dataDir: './.mailtrail', secret: process.env.MAILTRAIL_SECRET! });
+ * mailtrail.on('email.bounced', ({ event, message }) => {
+ *   console.log(`${message?.recipient} bounced: ${event.reason}`);
+ * });
+ * await mailtrail.listen({ port: 3000 });
+ * ```
+ */
+export async function createMailtrail(options: MailtrailOptions): Promise<Mailtrail> {
+  const mailtrail = new Mailtrail(options);
+  await mailtrail.store.migrate();
+  return mailtrail;
+}

@@ -1,0 +1,46 @@
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Every Prometheus metric Mailtrail exports. One registry per instance, so several can live in one process. */
+export class Metrics {
+  readonly registry = new Registry();
+
+  readonly events = new Counter({
+    name: 'mailtrail_events_total',
+    help: 'Normalized events stored, by provider and status (duplicates excluded)',
+    labelNames: ['provider', 'status'] as const,
+    registers: [this.registry],
+  });
+
+  readonly ignoredEvents = new Counter({
+    name: 'mailtrail_ignored_events_total',
+    help: 'Provider events with no mapped status, stored as ignored',
+    labelNames: ['provider'] as const,
+    registers: [this.registry],
+  });
+
+  readonly duplicateEvents = new Counter({
+    name: 'mailtrail_duplicate_events_total',
+    help: 'Provider events received again (retries, replays) and not stored twice',
+    labelNames: ['provider'] as const,
+    registers: [this.registry],
+  });
+
+  readonly signatureFailures = new Counter({
+    name: 'mailtrail_signature_failures_total',
+    help: 'Inbound requests refused for a missing or wrong signature or credentials',
+    labelNames: ['provider', 'code'] as const,
+    registers: [this.registry],
+  });
+
+  readonly requestDuration = new Histogram({
+    name: 'mailtrail_http_request_duration_seconds',
+    help: 'HTTP request duration by route',
+    labelNames: ['method', 'route', 'status'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+
+  constructor(options: { processMetrics?: boolean } = {}) {
+    if (options.processMetrics) collectDefaultMetrics({ register: this.registry });
+  }
+}
