@@ -54,9 +54,12 @@ export class KyselyStore implements Store {
   }
 
   async migrate(): Promise<void> {
+    // On PostgreSQL the migrator must look for its tables in our schema only, not in any schema of the database.
+    const schema = this.dialect === 'postgres' ? (await sql<{ schema: string }>`select current_schema() as schema`.execute(this.db)).rows[0]?.schema : undefined;
     const migrator = new Migrator({
       db: this.db,
       provider: { getMigrations: async () => migrations(this.dialect) },
+      ...(schema ? { migrationTableSchema: schema } : {}),
     });
     const { error } = await migrator.migrateToLatest();
     if (error) throw error;
