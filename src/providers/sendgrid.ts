@@ -3,7 +3,7 @@ import type { ParsedEvent } from '../core/event.js';
 import { MailtrailError } from '../core/errors.js';
 import type { BounceType, Status } from '../core/vocabulary.js';
 import { splitJsonArray } from './json-array.js';
-import type { InboundRequest, ProviderAdapter, VerifyResult } from './types.js';
+import type { ProviderAdapter, VerifyResult } from './types.js';
 
 const SIGNATURE_HEADER = 'x-twilio-email-event-webhook-signature';
 const TIMESTAMP_HEADER = 'x-twilio-email-event-webhook-timestamp';
