@@ -213,7 +213,8 @@ for (const dialect of DIALECTS) {
       expect(await store.claimIdempotencyKey(key)).toEqual({ state: 'claimed' });
       expect(await store.claimIdempotencyKey(key)).toEqual({ state: 'in_flight' });
       expect(await store.claimIdempotencyKey({ ...key, bodyHash: 'other' })).toEqual({ state: 'mismatch' });
-      await store.ingest({ ...batch([event({ dedupeKey: 'k' })]), idempotency: { key: 'k1', bodyHash: 'h', render: (results) => `${results.length}` } });
+      await store.ingest(batch([event({ dedupeKey: 'k' })]));
+      await store.completeIdempotencyKey({ environmentId, integrationId: integration.id, key: 'k1', response: '1' });
       expect(await store.claimIdempotencyKey(key)).toEqual({ state: 'replay', response: '1' });
       // after 24 h the key is free again
       expect(await store.claimIdempotencyKey({ ...key, now: T0 + 25 * 3600_000 })).toEqual({ state: 'claimed' });

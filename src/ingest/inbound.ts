@@ -80,7 +80,6 @@ export async function receiveInbound(deps: InboundDeps, input: InboundInput): Pr
   }
 
   let results: IngestResult[];
-  let body = '';
   try {
     const events = adapter.parse(request);
     results = await storage(() =>
@@ -90,10 +89,6 @@ export async function receiveInbound(deps: InboundDeps, input: InboundInput): Pr
         provider: adapter.id,
         receivedAt,
         events,
-        idempotency: idempotency && {
-          ...idempotency,
-          render: (stored) => (body = renderInboundResponse(stored)),
-        },
       }),
     );
   } catch (error) {
@@ -104,7 +99,14 @@ export async function receiveInbound(deps: InboundDeps, input: InboundInput): Pr
     }
     throw error;
   }
-  if (!idempotency) body = renderInboundResponse(results);
+  const body = renderInboundResponse(results);
+  if (idempotency) {
+    const key = { environmentId: integration.environmentId, integrationId: integration.id, key: idempotency.key };
+    // The events are committed; failing to keep the response only means a retry is answered by deduplication.
+    await deps.store.completeIdempotencyKey({ ...key, response: body }).catch((error: unknown) => {
+      deps.log.warn({ err: error }, 'could not store an idempotent response');
+    });
+  }
 
   for (const result of results) {
     if (result.duplicate) {

@@ -1,7 +1,7 @@
-import type { NormalizedEvent, ParsedEvent } from '../core/event.js';
+import type { ParsedEvent } from '../core/event.js';
 import { newId } from '../core/ids.js';
 import { EMPTY_STATE, mergeMessageState } from '../core/message-state.js';
-import { eventFromRow, eventToRow, messageFromRow, stateEventFromRow, stateFromRow, stateToColumns } from './rows.js';
+import { eventFromRow, messageFromRow, stateEventFromRow, stateFromRow, stateToColumns } from './rows.js';
 import type { EventRow, MessageRow } from './schema.js';
 import type { IngestBatch, IngestResult, Message } from './types.js';
 
@@ -11,27 +11,42 @@ export interface ProviderKey {
   recipient: string;
 }
 
+/** What correlation needs of a message; reading whole rows costs measurably more. */
+export type MessageKey = Pick<MessageRow, 'id' | 'provider_message_id' | 'recipient'>;
+
 /**
  * The few bulk operations the ingest transaction needs. Each dialect implements them inside its own
  * transaction; the algorithm below is the same for both.
  */
 export interface IngestOps {
   findEvents(integrationId: string, dedupeKeys: string[]): Promise<EventRow[]>;
-  findMessagesById(environmentId: string, ids: string[]): Promise<MessageRow[]>;
-  findMessagesByProviderKey(integrationId: string, keys: ProviderKey[]): Promise<MessageRow[]>;
-  /** Inserts messages, skipping any that already exist (another transaction may have just created one). */
-  insertMessages(rows: MessageRow[]): Promise<void>;
+  findMessagesById(environmentId: string, ids: string[]): Promise<MessageKey[]>;
+  findMessagesByProviderKey(integrationId: string, keys: ProviderKey[]): Promise<MessageKey[]>;
+  /** Inserts messages, skipping any that already exist; returns the ids actually inserted. */
+  insertMessages(rows: MessageRow[]): Promise<Set<string>>;
   /** Reads messages for update, locking them in id order where the dialect has row locks. */
   lockMessages(environmentId: string, ids: string[]): Promise<MessageRow[]>;
   /** Inserts events, skipping duplicates; returns the dedupe keys actually inserted. */
   insertEvents(rows: EventRow[]): Promise<Set<string>>;
   saveMessageStates(rows: MessageRow[]): Promise<void>;
-  completeIdempotencyKey(environmentId: string, integrationId: string, key: string, response: string): Promise<void>;
 }
 
 const MAX_ID_LENGTH = 255;
 
-export async function runIngest(ops: IngestOps, batch: IngestBatch): Promise<IngestResult[]> {
+/**
+ * Stores one batch: dedupe, correlate (creating messages we have not seen), insert the new events and fold
+ * them into their messages' state. Runs inside the caller's transaction; safe against concurrent batches on
+ * PostgreSQL because every write either skips on conflict and re-reads, or happens under a row lock.
+ */
+/** One input event's outcome, still as rows: converting to API objects is left to whoever needs them. */
+export interface IngestRecord {
+  row: EventRow;
+  duplicate: boolean;
+  /** The message's row after this batch, for the first copy of a newly stored, mapped event. */
+  message: MessageRow | null;
+}
+
+export async function runIngest(ops: IngestOps, batch: IngestBatch): Promise<IngestRecord[]> {
   const { environmentId, integrationId, receivedAt } = batch;
 
   // 1. Events already stored are answered with their stored ids; a key repeated inside the batch counts once.
@@ -48,107 +63,132 @@ export async function runIngest(ops: IngestOps, batch: IngestBatch): Promise<Ing
   }
 
   // 2. Correlate: our id from the provider's metadata first, then the provider's message id and recipient.
-  const resolve = await correlate(ops, batch, fresh);
+  const { resolve, created } = await correlate(ops, batch, fresh);
 
   // 3. Insert the new events; in a race on PostgreSQL another transaction may have stored some first.
-  const rows = fresh.map((event) => eventToRow(normalize(batch, event, resolve(event))));
+  const rows = fresh.map((event) => newEventRow(batch, event, newId('evt', batch.receivedAt), resolve(event)));
   const inserted = await ops.insertEvents(rows);
   const raced = rows.filter((row) => !inserted.has(row.dedupe_key)).map((row) => row.dedupe_key);
   if (raced.length > 0) for (const row of await ops.findEvents(integrationId, raced)) known.set(row.dedupe_key, row);
   const insertedRows = rows.filter((row) => inserted.has(row.dedupe_key));
   for (const row of insertedRows) known.set(row.dedupe_key, row);
 
-  // 4. Fold the new events into each affected message, under a row lock.
+  // 4. Fold the new events into each affected message. Messages created by this transaction are already in
+  //    hand (and locked by the insert); the others are read under a row lock.
   const byMessage = new Map<string, EventRow[]>();
   for (const row of insertedRows) {
     if (row.message_id === null || row.ignored) continue;
-    const list = byMessage.get(row.message_id) ?? [];
-    list.push(row);
-    byMessage.set(row.message_id, list);
+    const list = byMessage.get(row.message_id);
+    if (list) list.push(row);
+    else byMessage.set(row.message_id, [row]);
   }
-  const messages = new Map<string, Message>();
-  const locked = await ops.lockMessages(environmentId, [...byMessage.keys()].sort());
-  const updates: MessageRow[] = [];
-  for (const row of locked) {
+  const affected = [...byMessage.keys()].sort();
+  const current = affected.filter((id) => created.has(id)).map((id) => created.get(id)!);
+  current.push(...(await ops.lockMessages(environmentId, affected.filter((id) => !created.has(id)))));
+  const messages = new Map<string, MessageRow>();
+  for (const row of current) {
     const state = mergeMessageState(stateFromRow(row), byMessage.get(row.id)!.map(stateEventFromRow));
-    const updated = { ...row, ...stateToColumns(state), updated_at: Math.max(receivedAt, Number(row.updated_at)) };
-    updates.push(updated);
-    messages.set(row.id, messageFromRow(updated));
+    messages.set(row.id, { ...row, ...stateToColumns(state), updated_at: Math.max(receivedAt, Number(row.updated_at)) });
   }
-  await ops.saveMessageStates(updates);
+  await ops.saveMessageStates([...messages.values()]);
 
   const insertedKeys = new Set(insertedRows.map((row) => row.dedupe_key));
   const reported = new Set<string>();
-  const results = batch.events.map((event) => {
+  return batch.events.map((event) => {
     const row = known.get(event.dedupeKey)!;
     const first = insertedKeys.has(event.dedupeKey) && !reported.has(event.dedupeKey);
     reported.add(event.dedupeKey);
-    return {
-      event: eventFromRow(row),
-      duplicate: !first,
-      message: first && row.message_id ? (messages.get(row.message_id) ?? null) : null,
-    };
+    return { row, duplicate: !first, message: first && row.message_id ? (messages.get(row.message_id) ?? null) : null };
   });
-  if (batch.idempotency) {
-    await ops.completeIdempotencyKey(environmentId, integrationId, batch.idempotency.key, batch.idempotency.render(results));
-  }
-  return results;
 }
 
-async function correlate(ops: IngestOps, batch: IngestBatch, events: ParsedEvent[]): Promise<(event: ParsedEvent) => string | null> {
+/** The API objects of ingest records. Messages are converted once each, however many events they got. */
+export function toIngestResults(records: IngestRecord[]): IngestResult[] {
+  const messages = new Map<MessageRow, Message>();
+  return records.map(({ row, duplicate, message }) => {
+    let converted: Message | null = null;
+    if (message) {
+      converted = messages.get(message) ?? messageFromRow(message);
+      messages.set(message, converted);
+    }
+    return { event: eventFromRow(row), duplicate, message: converted };
+  });
+}
+
+interface Correlation {
+  resolve: (event: ParsedEvent) => string | null;
+  /** Messages this transaction inserted, by id. */
+  created: Map<string, MessageRow>;
+}
+
+async function correlate(ops: IngestOps, batch: IngestBatch, events: ParsedEvent[]): Promise<Correlation> {
   const { environmentId, integrationId } = batch;
   const ourIds = unique(events.map((event) => usableId(event.mailtrailId)).filter((id): id is string => id !== null));
-  const byId = new Map<string, MessageRow>();
-  for (const row of await ops.findMessagesById(environmentId, ourIds)) byId.set(row.id, row);
+  const byId = new Set((await ops.findMessagesById(environmentId, ourIds)).map((row) => row.id));
 
-  const providerKeys = new Map<string, ProviderKey>();
+  const byProviderKey = new Map<string, string>();
+  const loadProviderKeys = async (keys: ProviderKey[]) => {
+    for (const row of await ops.findMessagesByProviderKey(integrationId, keys)) {
+      byProviderKey.set(providerKeyString(row.provider_message_id!, row.recipient ?? ''), row.id);
+    }
+  };
+  const wanted = new Map<string, ProviderKey>();
   for (const event of events) {
     const id = usableId(event.mailtrailId);
     if ((id && byId.has(id)) || !event.providerMessageId) continue;
     const key = providerKeyOf(event);
-    providerKeys.set(providerKeyString(key), key);
+    wanted.set(providerKeyString(key.providerMessageId, key.recipient), key);
   }
-  const byProviderKey = new Map<string, MessageRow>();
-  const loadProviderKeys = async (keys: ProviderKey[]) => {
-    for (const row of await ops.findMessagesByProviderKey(integrationId, keys)) {
-      byProviderKey.set(providerKeyString({ providerMessageId: row.provider_message_id!, recipient: row.recipient ?? '' }), row);
-    }
-  };
-  await loadProviderKeys([...providerKeys.values()]);
+  await loadProviderKeys([...wanted.values()]);
 
   // Events for messages we have never seen create them (origin `provider`); ignored events never do.
-  const created = new Map<string, MessageRow>();
+  const toCreate = new Map<string, MessageRow>();
   const standalone = new Map<ParsedEvent, string>();
   for (const event of events) {
     if (event.status === null) continue;
     const id = usableId(event.mailtrailId);
     if (id && byId.has(id)) continue;
     if (event.providerMessageId) {
-      const keyString = providerKeyString(providerKeyOf(event));
-      if (byProviderKey.has(keyString) || created.has(keyString)) continue;
-      created.set(keyString, newMessageRow(batch, event, id ?? newId('msg', batch.receivedAt)));
+      const key = providerKeyOf(event);
+      const keyString = providerKeyString(key.providerMessageId, key.recipient);
+      if (byProviderKey.has(keyString) || toCreate.has(keyString)) continue;
+      toCreate.set(keyString, newMessageRow(batch, event, id ?? newId('msg', batch.receivedAt)));
     } else if (id) {
-      if (!created.has(`id:${id}`)) created.set(`id:${id}`, newMessageRow(batch, event, id));
+      if (!toCreate.has(`id:${id}`)) toCreate.set(`id:${id}`, newMessageRow(batch, event, id));
     } else {
       const row = newMessageRow(batch, event, newId('msg', batch.receivedAt));
-      created.set(`id:${row.id}`, row);
+      toCreate.set(`id:${row.id}`, row);
       standalone.set(event, row.id);
     }
   }
-  if (created.size > 0) {
-    const rows = [...created.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, row]) => row);
-    await ops.insertMessages(rows);
-    // Re-read: on PostgreSQL a concurrent batch may have created the same message with another id.
-    const createdIds = rows.filter((row) => row.provider_message_id === null).map((row) => row.id);
-    for (const row of await ops.findMessagesById(environmentId, createdIds)) byId.set(row.id, row);
-    await loadProviderKeys(rows.filter((row) => row.provider_message_id !== null).map((row) => ({ providerMessageId: row.provider_message_id!, recipient: row.recipient ?? '' })));
+  const created = new Map<string, MessageRow>();
+  if (toCreate.size > 0) {
+    // A fixed order of inserts keeps two concurrent PostgreSQL batches from deadlocking on each other's rows.
+    const rows = [...toCreate.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, row]) => row);
+    const insertedIds = await ops.insertMessages(rows);
+    for (const row of rows) {
+      if (!insertedIds.has(row.id)) continue;
+      created.set(row.id, row);
+      if (row.provider_message_id === null) byId.add(row.id);
+      else byProviderKey.set(providerKeyString(row.provider_message_id, row.recipient ?? ''), row.id);
+    }
+    // Only on PostgreSQL can a concurrent batch have created the same message first; read its id.
+    const lost = rows.filter((row) => !insertedIds.has(row.id));
+    for (const row of await ops.findMessagesById(environmentId, lost.filter((row) => row.provider_message_id === null).map((row) => row.id))) byId.add(row.id);
+    await loadProviderKeys(lost.filter((row) => row.provider_message_id !== null).map((row) => ({ providerMessageId: row.provider_message_id!, recipient: row.recipient ?? '' })));
   }
 
-  return (event) => {
-    const id = usableId(event.mailtrailId);
-    if (id && byId.has(id)) return id;
-    if (event.providerMessageId) return byProviderKey.get(providerKeyString(providerKeyOf(event)))?.id ?? null;
-    return standalone.get(event) ?? null;
+  return {
+    created,
+    resolve(event) {
+      const id = usableId(event.mailtrailId);
+      if (id && byId.has(id)) return id;
+      if (event.providerMessageId) {
+        const key = providerKeyOf(event);
+        return byProviderKey.get(providerKeyString(key.providerMessageId, key.recipient)) ?? null;
+      }
+      return standalone.get(event) ?? null;
+    },
   };
 }
 
@@ -173,16 +213,31 @@ function newMessageRow(batch: IngestBatch, event: ParsedEvent, id: string): Mess
   };
 }
 
-function normalize(batch: IngestBatch, event: ParsedEvent, messageId: string | null): NormalizedEvent {
+/** The stored row of a new event, built directly: this runs once per event on the hot path. */
+export function newEventRow(batch: IngestBatch, event: ParsedEvent, id: string, messageId: string | null): EventRow {
   return {
-    ...event,
-    id: newId('evt', batch.receivedAt),
-    environmentId: batch.environmentId,
-    integrationId: batch.integrationId,
+    id,
+    environment_id: batch.environmentId,
+    integration_id: batch.integrationId,
+    message_id: messageId,
     provider: batch.provider,
-    messageId,
-    receivedAt: batch.receivedAt,
-    ignored: event.status === null,
+    status: event.status,
+    native_type: event.nativeType,
+    ignored: event.status === null ? 1 : 0,
+    occurred_at: event.occurredAt,
+    received_at: batch.receivedAt,
+    provider_message_id: event.providerMessageId ?? null,
+    recipient: event.recipient ?? null,
+    dedupe_key: event.dedupeKey,
+    bounce_type: event.bounceType ?? null,
+    reason: event.reason ?? null,
+    attempts: event.attempts ?? null,
+    url: event.url ?? null,
+    user_agent: event.userAgent ?? null,
+    ip: event.ip ?? null,
+    machine: event.machine ? 1 : 0,
+    machine_reason: event.machineReason ?? null,
+    raw: event.raw,
   };
 }
 
@@ -190,8 +245,8 @@ function providerKeyOf(event: ParsedEvent): ProviderKey {
   return { providerMessageId: event.providerMessageId!, recipient: event.recipient ?? '' };
 }
 
-function providerKeyString(key: ProviderKey): string {
-  return `${key.providerMessageId}\u0000${key.recipient}`;
+function providerKeyString(providerMessageId: string, recipient: string): string {
+  return `${providerMessageId}\u0000${recipient}`;
 }
 
 /** Our ids arrive through provider metadata, so they are untrusted text: bound their length. */

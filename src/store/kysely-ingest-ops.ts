@@ -1,5 +1,5 @@
 import type { Kysely, Transaction } from 'kysely';
-import type { IngestOps, ProviderKey } from './ingest.js';
+import type { IngestOps, MessageKey, ProviderKey } from './ingest.js';
 import type { Database, EventRow, MessageRow } from './schema.js';
 
 // SQLite allows 32766 bound parameters per statement and PostgreSQL 65535; an event row has 22 columns.
@@ -21,22 +21,29 @@ export class KyselyIngestOps implements IngestOps {
     return rows;
   }
 
-  async findMessagesById(environmentId: string, ids: string[]): Promise<MessageRow[]> {
-    const rows: MessageRow[] = [];
+  async findMessagesById(environmentId: string, ids: string[]): Promise<MessageKey[]> {
+    const rows: MessageKey[] = [];
     for (const part of chunks(ids, KEYS_PER_LOOKUP)) {
-      rows.push(...(await this.db.selectFrom('messages').selectAll().where('environment_id', '=', environmentId).where('id', 'in', part).execute()));
+      rows.push(
+        ...(await this.db
+          .selectFrom('messages')
+          .select(['id', 'provider_message_id', 'recipient'])
+          .where('environment_id', '=', environmentId)
+          .where('id', 'in', part)
+          .execute()),
+      );
     }
     return rows;
   }
 
-  async findMessagesByProviderKey(integrationId: string, keys: ProviderKey[]): Promise<MessageRow[]> {
-    const rows: MessageRow[] = [];
+  async findMessagesByProviderKey(integrationId: string, keys: ProviderKey[]): Promise<MessageKey[]> {
+    const rows: MessageKey[] = [];
     for (const part of chunks(keys, KEYS_PER_LOOKUP)) {
       // Select by provider id, then match the recipient here: one indexed IN list instead of OR-ed pairs.
       const wanted = new Set(part.map((key) => `${key.providerMessageId}\u0000${key.recipient}`));
       const candidates = await this.db
         .selectFrom('messages')
-        .selectAll()
+        .select(['id', 'provider_message_id', 'recipient'])
         .where('integration_id', '=', integrationId)
         .where('provider_message_id', 'in', [...new Set(part.map((key) => key.providerMessageId))])
         .execute();
@@ -45,10 +52,13 @@ export class KyselyIngestOps implements IngestOps {
     return rows;
   }
 
-  async insertMessages(rows: MessageRow[]): Promise<void> {
+  async insertMessages(rows: MessageRow[]): Promise<Set<string>> {
+    const inserted = new Set<string>();
     for (const part of chunks(rows, ROWS_PER_INSERT / 2)) {
-      await this.db.insertInto('messages').values(part).onConflict((conflict) => conflict.doNothing()).execute();
+      const returned = await this.db.insertInto('messages').values(part).onConflict((conflict) => conflict.doNothing()).returning('id').execute();
+      for (const row of returned) inserted.add(row.id);
     }
+    return inserted;
   }
 
   async lockMessages(environmentId: string, ids: string[]): Promise<MessageRow[]> {
@@ -109,15 +119,6 @@ export class KyselyIngestOps implements IngestOps {
     }
   }
 
-  async completeIdempotencyKey(environmentId: string, integrationId: string, key: string, response: string): Promise<void> {
-    await this.db
-      .updateTable('idempotency_keys')
-      .set({ state: 'done', response })
-      .where('environment_id', '=', environmentId)
-      .where('integration_id', '=', integrationId)
-      .where('key', '=', key)
-      .execute();
-  }
 }
 
 export function chunks<T>(items: T[], size: number): T[][] {

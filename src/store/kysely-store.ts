@@ -3,7 +3,7 @@ import type { NormalizedEvent } from '../core/event.js';
 import { newId } from '../core/ids.js';
 import { EMPTY_STATE, reduceMessageState } from '../core/message-state.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
-import { runIngest, type IngestOps } from './ingest.js';
+import { runIngest, toIngestResults, type IngestOps } from './ingest.js';
 import { KyselyIngestOps } from './kysely-ingest-ops.js';
 import { migrations, type Dialect } from './migrations.js';
 import { eventFromRow, integrationFromRow, integrationToRow, messageFromRow, stateEventFromRow, stateToColumns } from './rows.js';
@@ -318,7 +318,7 @@ export class KyselyStore implements Store {
 
   ingest(batch: IngestBatch): Promise<IngestResult[]> {
     if (this.options.ingest) return this.options.ingest(batch);
-    return this.transaction((trx) => runIngest(new KyselyIngestOps(trx, this.dialect === 'postgres') satisfies IngestOps, batch));
+    return this.transaction((trx) => runIngest(new KyselyIngestOps(trx, this.dialect === 'postgres') satisfies IngestOps, batch)).then(toIngestResults);
   }
 
   claimIdempotencyKey(input: { environmentId: string; integrationId: string; key: string; bodyHash: string; now: number }): Promise<IdempotencyClaim> {
@@ -362,6 +362,16 @@ export class KyselyStore implements Store {
       if (row.state === 'done' && row.response !== null) return { state: 'replay', response: row.response };
       return { state: 'in_flight' };
     });
+  }
+
+  async completeIdempotencyKey(input: { environmentId: string; integrationId: string; key: string; response: string }): Promise<void> {
+    await this.db
+      .updateTable('idempotency_keys')
+      .set({ state: 'done', response: input.response })
+      .where('environment_id', '=', input.environmentId)
+      .where('integration_id', '=', input.integrationId)
+      .where('key', '=', input.key)
+      .execute();
   }
 
   async releaseIdempotencyKey(input: { environmentId: string; integrationId: string; key: string }): Promise<void> {

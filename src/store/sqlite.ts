@@ -1,27 +1,38 @@
 import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
-import { Kysely, SqliteDialect } from 'kysely';
+import { dirname, resolve } from 'node:path';
+import { Kysely } from 'kysely';
 import { KyselyStore } from './kysely-store.js';
-import type { Database as Schema } from './schema.js';
+import type { Database } from './schema.js';
+import { SqliteWorkerClient } from './sqlite/client.js';
+import { WorkerSqliteDialect, WorkerSqliteDriver } from './sqlite/dialect.js';
 import type { Store } from './types.js';
+import { toIngestResults } from './ingest.js';
+import { expandIngest, type CompactIngest } from './sqlite/protocol.js';
 
 export interface SqliteStoreOptions {
-  /** A file path, or ':memory:'. */
+  /** A file path. */
   filename: string;
+  /** How long a statement waits for another process's write lock before failing. Default 5 s. */
+  busyTimeoutMs?: number | undefined;
 }
 
 /**
- * The embedded store: one better-sqlite3 connection in WAL mode with `synchronous=FULL`, so a committed
- * batch survives a power cut before Mailtrail acknowledges it. Kysely serializes access to the connection.
+ * The embedded store: one better-sqlite3 connection in WAL mode with `synchronous=FULL`, on a thread of its own,
+ * so a committed batch survives a power cut before Mailtrail acknowledges it and SQLite never blocks HTTP.
  */
 export function createSqliteStore(options: SqliteStoreOptions): Store {
-  if (options.filename !== ':memory:') mkdirSync(dirname(options.filename), { recursive: true });
-  const database = new Database(options.filename);
-  database.pragma('journal_mode = WAL');
-  database.pragma('synchronous = FULL');
-  database.pragma('foreign_keys = ON');
-  database.pragma('busy_timeout = 5000');
-  const db = new Kysely<Schema>({ dialect: new SqliteDialect({ database }) });
-  return new KyselyStore({ dialect: 'sqlite', db });
+  const filename = resolve(options.filename);
+  mkdirSync(dirname(filename), { recursive: true });
+  const client = new SqliteWorkerClient(filename, options.busyTimeoutMs ?? 5000);
+  const driver = new WorkerSqliteDriver(client);
+  const db = new Kysely<Database>({ dialect: new WorkerSqliteDialect(driver) });
+  return new KyselyStore({
+    dialect: 'sqlite',
+    db,
+    // The whole batch is one transaction on the SQLite thread; holding the connection keeps other queries out.
+    ingest: async (batch) => {
+      const compact = await driver.exclusive(() => client.request<CompactIngest>({ kind: 'ingest', batch }));
+      return toIngestResults(expandIngest(batch, compact));
+    },
+  });
 }

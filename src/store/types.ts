@@ -102,8 +102,6 @@ export interface IngestBatch {
   provider: string;
   receivedAt: number;
   events: ParsedEvent[];
-  /** When set, the response for this key is stored in the same transaction as the events. */
-  idempotency?: { key: string; bodyHash: string; render: (results: IngestResult[]) => string } | undefined;
 }
 
 export interface IngestResult {
@@ -152,6 +150,11 @@ export interface Store {
   ingest(batch: IngestBatch): Promise<IngestResult[]>;
 
   claimIdempotencyKey(input: { environmentId: string; integrationId: string; key: string; bodyHash: string; now: number }): Promise<IdempotencyClaim>;
+  /**
+   * Stores the response of a claimed key. Written after the events commit: if this write is lost, the key frees
+   * itself after its lease and a retry answers the same, because the events are deduplicated.
+   */
+  completeIdempotencyKey(input: { environmentId: string; integrationId: string; key: string; response: string }): Promise<void>;
   releaseIdempotencyKey(input: { environmentId: string; integrationId: string; key: string }): Promise<void>;
   pruneIdempotencyKeys(olderThan: number): Promise<number>;
 }

@@ -1,0 +1,9 @@
+// npm run bench: every benchmark, each printed beside the floor it is compared with.
+// BENCH_ONLY=ingest,parsers narrows the run; BENCH_DIALECTS=sqlite skips PostgreSQL.
+
+const only = (process.env.BENCH_ONLY ?? 'ingest,parsers').split(',');
+const dialects = (process.env.BENCH_DIALECTS ?? 'sqlite,postgres').split(',') as ('sqlite' | 'postgres')[];
+
+console.log(`mailtrail bench — node ${process.version}, ${new Date().toISOString()}\n`);
+if (only.includes('ingest')) console.log((await (await import('./ingest.js')).benchIngest(dialects)) + '\n');
+if (only.includes('parsers')) console.log((await (await import('./parsers.js')).benchParsers()) + '\n');

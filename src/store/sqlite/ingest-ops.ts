@@ -1,0 +1,128 @@
+import type { Database as SqliteDatabase, Statement } from 'better-sqlite3';
+import type { IngestOps, MessageKey, ProviderKey } from '../ingest.js';
+import type { EventRow, MessageRow } from '../schema.js';
+import { stateToColumns } from '../rows.js';
+import { EMPTY_STATE } from '../../core/message-state.js';
+
+const EVENT_COLUMNS: (keyof EventRow)[] = [
+  'id', 'environment_id', 'integration_id', 'message_id', 'provider', 'status', 'native_type', 'ignored', 'occurred_at', 'received_at',
+  'provider_message_id', 'recipient', 'dedupe_key', 'bounce_type', 'reason', 'attempts', 'url', 'user_agent', 'ip', 'machine', 'machine_reason', 'raw',
+];
+const STATE_COLUMNS = Object.keys(stateToColumns(EMPTY_STATE)) as (keyof MessageRow)[];
+const MESSAGE_COLUMNS: (keyof MessageRow)[] = [
+  'environment_id', 'id', 'integration_id', 'provider', 'provider_message_id', 'recipient', 'from_address', 'subject', 'tags', 'metadata',
+  'workflow_run_id', 'step_run_id', 'origin', 'created_at', 'updated_at', ...STATE_COLUMNS,
+];
+
+/**
+ * The ingest operations as prepared statements on the one SQLite connection. SQLite has no network round trip,
+ * so a statement per row is cheaper than building one huge statement; measured in bench/ingest.
+ * The caller holds the connection (and its transaction) for the whole batch, so no row locks are needed.
+ */
+export class SqliteIngestOps implements IngestOps {
+  private readonly statements: Record<
+    'findEvent' | 'eventExists' | 'findMessage' | 'lockMessage' | 'findByProviderKey' | 'insertMessage' | 'insertEvent' | 'saveState',
+    Statement
+  >;
+
+  private readonly pending = new Map<string, MessageRow>();
+
+  constructor(database: SqliteDatabase) {
+    this.statements = {
+      findEvent: database.prepare('select * from events where integration_id = ? and dedupe_key = ?'),
+      eventExists: database.prepare('select 1 from events where integration_id = ? and dedupe_key = ?').pluck(),
+      findMessage: database.prepare('select id, provider_message_id, recipient from messages where environment_id = ? and id = ?'),
+      lockMessage: database.prepare('select * from messages where environment_id = ? and id = ?'),
+      findByProviderKey: database.prepare(
+        'select id, provider_message_id, recipient from messages where integration_id = ? and provider_message_id = ? and recipient = ?',
+      ),
+      insertMessage: database.prepare(
+        `insert into messages (${MESSAGE_COLUMNS.join(', ')}) values (${MESSAGE_COLUMNS.map(() => '?').join(', ')}) on conflict do nothing`,
+      ),
+      insertEvent: database.prepare(
+        `insert into events (${EVENT_COLUMNS.join(', ')}) values (${EVENT_COLUMNS.map(() => '?').join(', ')}) ` +
+          'on conflict (integration_id, dedupe_key) do nothing',
+      ),
+      saveState: database.prepare(
+        `update messages set updated_at = ?, ${STATE_COLUMNS.map((column) => `${column} = ?`).join(', ')} where environment_id = ? and id = ?`,
+      ),
+    };
+  }
+
+  async findEvents(integrationId: string, dedupeKeys: string[]): Promise<EventRow[]> {
+    // Most keys are new: probe the index for the key alone, and read whole rows only for the ones found.
+    const rows: EventRow[] = [];
+    for (const key of dedupeKeys) {
+      if (this.statements.eventExists.get(integrationId, key) === undefined) continue;
+      rows.push(this.statements.findEvent.get(integrationId, key) as EventRow);
+    }
+    return rows;
+  }
+
+  async findMessagesById(environmentId: string, ids: string[]): Promise<MessageKey[]> {
+    const rows: MessageKey[] = [];
+    for (const id of ids) {
+      const row = this.statements.findMessage.get(environmentId, id) as MessageKey | undefined;
+      if (row) rows.push(row);
+    }
+    return rows;
+  }
+
+  async findMessagesByProviderKey(integrationId: string, keys: ProviderKey[]): Promise<MessageKey[]> {
+    const rows: MessageKey[] = [];
+    for (const key of keys) {
+      const row = this.statements.findByProviderKey.get(integrationId, key.providerMessageId, key.recipient) as MessageKey | undefined;
+      if (row) rows.push(row);
+    }
+    return rows;
+  }
+
+  /**
+   * Correlation has just checked that none of these exist, and this connection holds the write lock, so the
+   * rows are written once, with their final state, by `saveMessageStates` (an insert and an update per new
+   * message measurably cost more). Only a repeated id inside the batch is refused.
+   */
+  async insertMessages(rows: MessageRow[]): Promise<Set<string>> {
+    const inserted = new Set<string>();
+    for (const row of rows) {
+      if (inserted.has(row.id)) continue;
+      inserted.add(row.id);
+      this.pending.set(row.id, row);
+    }
+    return inserted;
+  }
+
+  async lockMessages(environmentId: string, ids: string[]): Promise<MessageRow[]> {
+    const rows: MessageRow[] = [];
+    for (const id of ids) {
+      const row = this.statements.lockMessage.get(environmentId, id) as MessageRow | undefined;
+      if (row) rows.push(row);
+    }
+    return rows;
+  }
+
+  async insertEvents(rows: EventRow[]): Promise<Set<string>> {
+    const inserted = new Set<string>();
+    const insert = this.statements.insertEvent;
+    for (const row of rows) {
+      // positional binding: measurably cheaper than binding 22 named parameters per row
+      const result = insert.run(
+        row.id, row.environment_id, row.integration_id, row.message_id, row.provider, row.status, row.native_type, row.ignored,
+        row.occurred_at, row.received_at, row.provider_message_id, row.recipient, row.dedupe_key, row.bounce_type, row.reason,
+        row.attempts, row.url, row.user_agent, row.ip, row.machine, row.machine_reason, row.raw,
+      );
+      if (result.changes > 0) inserted.add(row.dedupe_key);
+    }
+    return inserted;
+  }
+
+  async saveMessageStates(rows: MessageRow[]): Promise<void> {
+    for (const row of rows) {
+      if (this.pending.delete(row.id)) this.statements.insertMessage.run(MESSAGE_COLUMNS.map((column) => row[column]));
+      else this.statements.saveState.run(row.updated_at, ...STATE_COLUMNS.map((column) => row[column]), row.environment_id, row.id);
+    }
+    for (const row of this.pending.values()) this.statements.insertMessage.run(MESSAGE_COLUMNS.map((column) => row[column]));
+    this.pending.clear();
+  }
+
+}
