@@ -15,6 +15,7 @@ import { generateMasterSecret } from '../src/security/secret-box.js';
 import { eventToRow } from '../src/store/rows.js';
 import type { EventRow } from '../src/store/schema.js';
 import { createPostgresStore, createSqliteStore } from '../src/store/index.js';
+import { configureSqlite } from '../src/store/sqlite/pragmas.js';
 import { sendgridBatch, sendgridKeys, signSendgrid } from '../test/helpers/server.js';
 import { runLoad, table, type LoadResult } from './lib/report.js';
 
@@ -85,8 +86,7 @@ async function rawInsertFloor(dialect: 'sqlite' | 'postgres', batches: EventRow[
     await store.migrate();
     await store.close();
     const db = new Database(join(dir, 'mailtrail.db'));
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = FULL');
+    configureSqlite(db);
     const insert = db.prepare(`insert into events (${columns.join(', ')}) values (${columns.map(() => '?').join(', ')})`);
     const insertBatch = db.transaction((rows: EventRow[]) => {
       for (const row of rows) insert.run(columns.map((column) => row[column]));

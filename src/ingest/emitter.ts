@@ -35,6 +35,11 @@ export class EventBus {
     this.handlers.get(type)?.delete(handler);
   }
 
+  hasListeners(): boolean {
+    for (const set of this.handlers.values()) if (set.size > 0) return true;
+    return false;
+  }
+
   emit(payload: EmailEvent): void {
     for (const handler of [...(this.handlers.get(payload.type) ?? []), ...(this.handlers.get('*') ?? [])]) {
       try {

@@ -89,6 +89,7 @@ export async function receiveInbound(deps: InboundDeps, input: InboundInput): Pr
         provider: adapter.id,
         receivedAt,
         events,
+        withMessages: deps.bus.hasListeners(),
       }),
     );
   } catch (error) {
@@ -108,17 +109,28 @@ export async function receiveInbound(deps: InboundDeps, input: InboundInput): Pr
     });
   }
 
-  for (const result of results) {
-    if (result.duplicate) {
-      deps.metrics.duplicateEvents.inc({ provider: adapter.id });
-    } else if (result.event.status === null) {
-      deps.metrics.ignoredEvents.inc({ provider: adapter.id });
-    } else {
-      deps.metrics.events.inc({ provider: adapter.id, status: result.event.status });
-      deps.bus.emit({ type: `email.${result.event.status}`, event: result.event, message: result.message });
+  countResults(deps, adapter.id, results);
+  if (deps.bus.hasListeners()) {
+    for (const { event, duplicate, message } of results) {
+      if (!duplicate && event.status !== null) deps.bus.emit({ type: `email.${event.status}`, event, message });
     }
   }
   return { body, replayed: false, results };
+}
+
+/** Counts a batch into the metrics once per label set, not once per event: a batch holds thousands. */
+function countResults(deps: InboundDeps, provider: string, results: IngestResult[]): void {
+  const byStatus = new Map<string, number>();
+  let duplicates = 0;
+  let ignored = 0;
+  for (const { event, duplicate } of results) {
+    if (duplicate) duplicates++;
+    else if (event.status === null) ignored++;
+    else byStatus.set(event.status, (byStatus.get(event.status) ?? 0) + 1);
+  }
+  for (const [status, count] of byStatus) deps.metrics.events.inc({ provider, status }, count);
+  if (duplicates > 0) deps.metrics.duplicateEvents.inc({ provider }, duplicates);
+  if (ignored > 0) deps.metrics.ignoredEvents.inc({ provider }, ignored);
 }
 
 async function authenticate(

@@ -88,7 +88,10 @@ export async function runIngest(ops: IngestOps, batch: IngestBatch): Promise<Ing
   const messages = new Map<string, MessageRow>();
   for (const row of current) {
     const state = mergeMessageState(stateFromRow(row), byMessage.get(row.id)!.map(stateEventFromRow));
-    messages.set(row.id, { ...row, ...stateToColumns(state), updated_at: Math.max(receivedAt, Number(row.updated_at)) });
+    // The row is ours (just read, or created by this batch): update it in place rather than copy 35 columns.
+    Object.assign(row, stateToColumns(state));
+    row.updated_at = Math.max(receivedAt, Number(row.updated_at));
+    messages.set(row.id, row);
   }
   await ops.saveMessageStates([...messages.values()]);
 
@@ -98,7 +101,8 @@ export async function runIngest(ops: IngestOps, batch: IngestBatch): Promise<Ing
     const row = known.get(event.dedupeKey)!;
     const first = insertedKeys.has(event.dedupeKey) && !reported.has(event.dedupeKey);
     reported.add(event.dedupeKey);
-    return { row, duplicate: !first, message: first && row.message_id ? (messages.get(row.message_id) ?? null) : null };
+    const message = first && batch.withMessages !== false && row.message_id ? (messages.get(row.message_id) ?? null) : null;
+    return { row, duplicate: !first, message };
   });
 }
 

@@ -102,6 +102,8 @@ export interface IngestBatch {
   provider: string;
   receivedAt: number;
   events: ParsedEvent[];
+  /** Set to false when nobody needs each result's message (the SQLite thread then copies less back). */
+  withMessages?: boolean | undefined;
 }
 
 export interface IngestResult {

@@ -5,15 +5,12 @@ import Database from 'better-sqlite3';
 import { runIngest } from '../ingest.js';
 import type { IngestBatch } from '../types.js';
 import { SqliteIngestOps } from './ingest-ops.js';
+import { configureSqlite } from './pragmas.js';
 import { compactIngest, type WorkerReply, type WorkerRequest } from './protocol.js';
 
 const { filename, busyTimeoutMs } = workerData as { filename: string; busyTimeoutMs: number };
 const database = new Database(filename);
-database.pragma('journal_mode = WAL');
-// FULL: a commit is on disk before Mailtrail acknowledges the batch, even across a power cut
-database.pragma('synchronous = FULL');
-database.pragma('foreign_keys = ON');
-database.pragma(`busy_timeout = ${busyTimeoutMs}`);
+configureSqlite(database, busyTimeoutMs);
 let ops: SqliteIngestOps | undefined;
 
 async function handle(request: WorkerRequest): Promise<unknown> {

@@ -1,0 +1,30 @@
+import Database from 'better-sqlite3';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createSqliteStore } from '../src/store/index.js';
+import { runIngest } from '../src/store/ingest.js';
+import { SqliteIngestOps } from '../src/store/sqlite/ingest-ops.js';
+import { configureSqlite } from '../src/store/sqlite/pragmas.js';
+import { compactIngest } from '../src/store/sqlite/protocol.js';
+import { sendgrid } from '../src/providers/sendgrid.js';
+import { makeBatch } from './ingest.js';
+const dir = mkdtempSync(join(tmpdir(), 'prof-'));
+const s = createSqliteStore({ filename: join(dir, 'db') }); await s.migrate(); await s.close();
+const db = new Database(join(dir, 'db')); configureSqlite(db);
+const ops = new SqliteIngestOps(db);
+const times: Record<string, number> = {};
+const timed = new Proxy(ops, { get(target, prop) { const f = (target as any)[prop]; return typeof f === 'function' ? async (...a: any[]) => { const t = performance.now(); const r = await f.apply(target, a); times[prop as string] = (times[prop as string] ?? 0) + performance.now() - t; return r; } : f; } });
+const N = 40; let total = 0, commit = 0, clone = 0;
+const batches = Array.from({ length: N }, (_, i) => sendgrid.parse({ rawBody: Buffer.from(makeBatch(i)), headers: new Map(), url: '', contentType: 'application/json', receivedAt: Date.now() }));
+for (let i = 0; i < N; i++) {
+  const t = performance.now();
+  const events = structuredClone(batches[i]!);
+  db.exec('begin immediate');
+  const records = await runIngest(timed as any, { environmentId: 'env', integrationId: 'int', provider: 'sendgrid', receivedAt: Date.now(), events });
+  const c = performance.now(); db.exec('commit'); commit += performance.now() - c;
+  const k = performance.now(); structuredClone(compactIngest(records.map((r) => ({ ...r, message: null })))); clone += performance.now() - k;
+  total += performance.now() - t;
+}
+const ops_ = Object.values(times).reduce((a, b) => a + b, 0);
+console.log('total/batch', (total / N).toFixed(1), 'commit', (commit / N).toFixed(1), 'clone-out', (clone / N).toFixed(1), 'ops', (ops_ / N).toFixed(1), 'rest', ((total - ops_ - commit - clone) / N).toFixed(1), Object.fromEntries(Object.entries(times).map(([k, v]) => [k, (v / N).toFixed(1)])));
