@@ -33,6 +33,7 @@ export function table(rows: (string | number)[][]): string {
 }
 
 function format(value: number): string {
-  if (value >= 100) return Math.round(value).toLocaleString('en-US');
+  if (Number.isNaN(value)) return '';
+  if (value >= 100 || Number.isInteger(value)) return Math.round(value).toLocaleString('en-US');
   return value.toFixed(value >= 10 ? 1 : 2);
 }
