@@ -366,7 +366,7 @@ for (const dialect of DIALECTS) {
       expect(metrics).toMatch(/mailtrail_http_request_duration_seconds_bucket/);
       const document = await (await fetch(server.url + '/openapi.json')).json();
       const { Validator } = await import('@seriousme/openapi-schema-validator');
-      const result = await new Validator().validate(document as object);
+      const result = await new Validator().validate(document as never);
       expect(result.errors ?? []).toEqual([]);
       expect(result.valid).toBe(true);
       expect(Object.keys((document as any).paths)).toEqual(

@@ -32,6 +32,7 @@ export interface IngestOps {
 }
 
 const MAX_ID_LENGTH = 255;
+const EMPTY_STATE_COLUMNS = Object.freeze(stateToColumns(EMPTY_STATE));
 
 /**
  * Stores one batch: dedupe, correlate (creating messages we have not seen), insert the new events and fold
@@ -127,7 +128,13 @@ interface Correlation {
 
 async function correlate(ops: IngestOps, batch: IngestBatch, events: ParsedEvent[]): Promise<Correlation> {
   const { environmentId, integrationId } = batch;
-  const ourIds = unique(events.map((event) => usableId(event.mailtrailId)).filter((id): id is string => id !== null));
+  // Each event's keys are computed once: hashing a fresh 80-character key string per lookup was measurable.
+  const entries = events.map((event) => ({
+    event,
+    id: usableId(event.mailtrailId),
+    key: event.providerMessageId ? providerKeyString(event.providerMessageId, event.recipient ?? '') : null,
+  }));
+  const ourIds = unique(entries.map((entry) => entry.id).filter((id): id is string => id !== null));
   const byId = new Set((await ops.findMessagesById(environmentId, ourIds)).map((row) => row.id));
 
   const byProviderKey = new Map<string, string>();
@@ -137,26 +144,19 @@ async function correlate(ops: IngestOps, batch: IngestBatch, events: ParsedEvent
     }
   };
   const wanted = new Map<string, ProviderKey>();
-  for (const event of events) {
-    const id = usableId(event.mailtrailId);
-    if ((id && byId.has(id)) || !event.providerMessageId) continue;
-    const key = providerKeyOf(event);
-    wanted.set(providerKeyString(key.providerMessageId, key.recipient), key);
+  for (const { event, id, key } of entries) {
+    if ((id && byId.has(id)) || key === null || wanted.has(key)) continue;
+    wanted.set(key, { providerMessageId: event.providerMessageId!, recipient: event.recipient ?? '' });
   }
   await loadProviderKeys([...wanted.values()]);
 
   // Events for messages we have never seen create them (origin `provider`); ignored events never do.
   const toCreate = new Map<string, MessageRow>();
   const standalone = new Map<ParsedEvent, string>();
-  for (const event of events) {
-    if (event.status === null) continue;
-    const id = usableId(event.mailtrailId);
-    if (id && byId.has(id)) continue;
-    if (event.providerMessageId) {
-      const key = providerKeyOf(event);
-      const keyString = providerKeyString(key.providerMessageId, key.recipient);
-      if (byProviderKey.has(keyString) || toCreate.has(keyString)) continue;
-      toCreate.set(keyString, newMessageRow(batch, event, id ?? newId('msg', batch.receivedAt)));
+  for (const { event, id, key } of entries) {
+    if (event.status === null || (id && byId.has(id))) continue;
+    if (key !== null) {
+      if (!byProviderKey.has(key) && !toCreate.has(key)) toCreate.set(key, newMessageRow(batch, event, id ?? newId('msg', batch.receivedAt)));
     } else if (id) {
       if (!toCreate.has(`id:${id}`)) toCreate.set(`id:${id}`, newMessageRow(batch, event, id));
     } else {
@@ -170,11 +170,11 @@ async function correlate(ops: IngestOps, batch: IngestBatch, events: ParsedEvent
     // A fixed order of inserts keeps two concurrent PostgreSQL batches from deadlocking on each other's rows.
     const rows = [...toCreate.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, row]) => row);
     const insertedIds = await ops.insertMessages(rows);
-    for (const row of rows) {
+    for (const [key, row] of toCreate) {
       if (!insertedIds.has(row.id)) continue;
       created.set(row.id, row);
       if (row.provider_message_id === null) byId.add(row.id);
-      else byProviderKey.set(providerKeyString(row.provider_message_id, row.recipient ?? ''), row.id);
+      else byProviderKey.set(key, row.id);
     }
     // Only on PostgreSQL can a concurrent batch have created the same message first; read its id.
     const lost = rows.filter((row) => !insertedIds.has(row.id));
@@ -182,18 +182,11 @@ async function correlate(ops: IngestOps, batch: IngestBatch, events: ParsedEvent
     await loadProviderKeys(lost.filter((row) => row.provider_message_id !== null).map((row) => ({ providerMessageId: row.provider_message_id!, recipient: row.recipient ?? '' })));
   }
 
-  return {
-    created,
-    resolve(event) {
-      const id = usableId(event.mailtrailId);
-      if (id && byId.has(id)) return id;
-      if (event.providerMessageId) {
-        const key = providerKeyOf(event);
-        return byProviderKey.get(providerKeyString(key.providerMessageId, key.recipient)) ?? null;
-      }
-      return standalone.get(event) ?? null;
-    },
-  };
+  const resolved = new Map<ParsedEvent, string | null>();
+  for (const { event, id, key } of entries) {
+    resolved.set(event, id && byId.has(id) ? id : key !== null ? (byProviderKey.get(key) ?? null) : (standalone.get(event) ?? null));
+  }
+  return { created, resolve: (event) => resolved.get(event) ?? null };
 }
 
 function newMessageRow(batch: IngestBatch, event: ParsedEvent, id: string): MessageRow {
@@ -213,7 +206,7 @@ function newMessageRow(batch: IngestBatch, event: ParsedEvent, id: string): Mess
     origin: 'provider',
     created_at: batch.receivedAt,
     updated_at: batch.receivedAt,
-    ...stateToColumns(EMPTY_STATE),
+    ...EMPTY_STATE_COLUMNS,
   };
 }
 
@@ -245,9 +238,6 @@ export function newEventRow(batch: IngestBatch, event: ParsedEvent, id: string, 
   };
 }
 
-function providerKeyOf(event: ParsedEvent): ProviderKey {
-  return { providerMessageId: event.providerMessageId!, recipient: event.recipient ?? '' };
-}
 
 function providerKeyString(providerMessageId: string, recipient: string): string {
   return `${providerMessageId}\u0000${recipient}`;
