@@ -12,7 +12,7 @@ import { createMailtrail } from '../src/index.js';
 import { newId } from '../src/core/ids.js';
 import { sendgrid } from '../src/providers/sendgrid.js';
 import { generateMasterSecret } from '../src/security/secret-box.js';
-import { eventToRow } from '../src/store/rows.js';
+import { newEventRow } from '../src/store/ingest.js';
 import type { EventRow } from '../src/store/schema.js';
 import { createPostgresStore, createSqliteStore } from '../src/store/index.js';
 import { configureSqlite } from '../src/store/sqlite/pragmas.js';
@@ -71,9 +71,9 @@ async function bareHttpFloor(bodies: string[]): Promise<LoadResult> {
 
 function rowsFor(bodies: string[]): EventRow[][] {
   return bodies.map((body) =>
-    sendgrid.parse({ rawBody: Buffer.from(body), headers: new Map(), url: '', contentType: 'application/json', receivedAt: Date.now() }).map((event) =>
-      eventToRow({ ...event, id: newId('evt'), environmentId: 'env_bench', integrationId: 'int_bench', provider: 'sendgrid', messageId: 'msg_bench', receivedAt: Date.now(), ignored: false }),
-    ),
+    sendgrid
+      .parse({ rawBody: Buffer.from(body), headers: new Map(), url: '', contentType: 'application/json', receivedAt: Date.now() })
+      .map((event) => newEventRow({ environmentId: 'env_bench', integrationId: 'int_bench', provider: 'sendgrid', receivedAt: Date.now(), events: [] }, event, newId('evt'), 'msg_bench')),
   );
 }
 

@@ -21,3 +21,10 @@ export function decodeCursor(text: string): Cursor {
   }
   throw new MailtrailError('MT_ERR_INVALID_CURSOR', 'the cursor is not one this API returned');
 }
+
+/** A page from `limit + 1` rows in keyset order: the extra row only tells that there is a next page. */
+export function keysetPage<R extends { id: string }, T>(rows: R[], limit: number, sortValue: (row: R) => number, convert: (row: R) => T): { data: T[]; next: string | null } {
+  const page = rows.slice(0, limit);
+  const last = page.at(-1);
+  return { data: page.map(convert), next: rows.length > limit && last ? encodeCursor({ at: sortValue(last), id: last.id }) : null };
+}

@@ -2,7 +2,7 @@ import { Migrator, sql, type Kysely, type Transaction } from 'kysely';
 import type { NormalizedEvent } from '../core/event.js';
 import { newId } from '../core/ids.js';
 import { EMPTY_STATE, reduceMessageState } from '../core/message-state.js';
-import { decodeCursor, encodeCursor } from './cursor.js';
+import { decodeCursor, keysetPage } from './cursor.js';
 import { runIngest, toIngestResults, type IngestOps } from './ingest.js';
 import { KyselyIngestOps } from './kysely-ingest-ops.js';
 import { migrations, type Dialect } from './migrations.js';
@@ -266,12 +266,7 @@ export class KyselyStore implements Store {
       .orderBy('id', 'desc')
       .limit(filter.limit + 1)
       .execute();
-    const page = rows.slice(0, filter.limit);
-    const last = page.at(-1);
-    return {
-      data: page.map(messageFromRow),
-      next: rows.length > filter.limit && last ? encodeCursor({ at: Number(last.created_at), id: last.id }) : null,
-    };
+    return keysetPage(rows, filter.limit, (row) => Number(row.created_at), messageFromRow);
   }
 
   async listMessageEvents(environmentId: string, messageId: string): Promise<NormalizedEvent[]> {
@@ -308,12 +303,7 @@ export class KyselyStore implements Store {
       .orderBy('id', 'desc')
       .limit(filter.limit + 1)
       .execute();
-    const page = rows.slice(0, filter.limit);
-    const last = page.at(-1);
-    return {
-      data: page.map(eventFromRow),
-      next: rows.length > filter.limit && last ? encodeCursor({ at: Number(last.occurred_at), id: last.id }) : null,
-    };
+    return keysetPage(rows, filter.limit, (row) => Number(row.occurred_at), eventFromRow);
   }
 
   ingest(batch: IngestBatch): Promise<IngestResult[]> {

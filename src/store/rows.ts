@@ -162,32 +162,6 @@ export function eventFromRow(row: EventRow): NormalizedEvent {
   };
 }
 
-export function eventToRow(event: NormalizedEvent): EventRow {
-  return {
-    id: event.id,
-    environment_id: event.environmentId,
-    integration_id: event.integrationId,
-    message_id: event.messageId,
-    provider: event.provider,
-    status: event.status,
-    native_type: event.nativeType,
-    ignored: event.ignored ? 1 : 0,
-    occurred_at: event.occurredAt,
-    received_at: event.receivedAt,
-    provider_message_id: event.providerMessageId ?? null,
-    recipient: event.recipient ?? null,
-    dedupe_key: event.dedupeKey,
-    bounce_type: event.bounceType ?? null,
-    reason: event.reason ?? null,
-    attempts: event.attempts ?? null,
-    url: event.url ?? null,
-    user_agent: event.userAgent ?? null,
-    ip: event.ip ?? null,
-    machine: event.machine ? 1 : 0,
-    machine_reason: event.machineReason ?? null,
-    raw: event.raw,
-  };
-}
 
 /** What the state reducer needs of a stored event. */
 export function stateEventFromRow(row: Pick<EventRow, 'id' | 'status' | 'occurred_at' | 'machine' | 'bounce_type' | 'reason'>): StateEvent {
