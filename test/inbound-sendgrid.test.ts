@@ -169,15 +169,19 @@ for (const dialect of DIALECTS) {
       const body = sendgridBatch([{ event: 'delivered' }]);
       const headers = signSendgrid(keys.privateKey, body);
       const answers = [];
+      const second = await server.mailtrail.createEnvironment('second');
+      const theirs = (await server.api('/v1/integrations', { apiKey: second.apiKey, body: { providerId: 'sendgrid', name: 'theirs', allowUnsigned: true } })).body;
       for (const path of [
         `/v2/inbound-webhooks/delivery-providers/env_nope/${signed.id}`,
         `/v2/inbound-webhooks/delivery-providers/${server.environmentId}/int_nope`,
+        `/v2/inbound-webhooks/delivery-providers/${server.environmentId}/${theirs.id}`,
+        `/v2/inbound-webhooks/delivery-providers/${second.environmentId}/${signed.id}`,
       ]) {
         const response = await post(path, body, headers);
         expect(response.status).toBe(404);
         answers.push(await response.json());
       }
-      expect(answers[0]).toEqual(answers[1]);
+      for (const answer of answers) expect(answer).toEqual(answers[0]);
       expect((answers[0] as any).error.code).toBe('MT_ERR_INTEGRATION_NOT_FOUND');
     });
 

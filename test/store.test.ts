@@ -1,3 +1,6 @@
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ParsedEvent } from '../src/core/event.js';
 import { newId } from '../src/core/ids.js';
@@ -16,6 +19,22 @@ function event(overrides: Partial<ParsedEvent> & { dedupeKey: string }): ParsedE
     raw: JSON.stringify(overrides),
     ...overrides,
   };
+}
+
+/** Makes the database refuse an event with this dedupe key, as a full disk would: a real failure inside the transaction. */
+async function failInsertsOf(context: TestStore, dedupeKey: string): Promise<void> {
+  const { location } = context;
+  if (location.databaseUrl) {
+    const client = new pg.Client({ connectionString: location.databaseUrl, options: `-c search_path=${location.schema}` });
+    await client.connect();
+    await client.query(`create function refuse_event() returns trigger language plpgsql as $$ begin raise exception 'refused'; end $$`);
+    await client.query(`create trigger refuse_event before insert on events for each row when (new.dedupe_key = '${dedupeKey}') execute function refuse_event()`);
+    await client.end();
+  } else {
+    const db = new Database(join(location.dataDir, 'mailtrail.db'));
+    db.exec(`create trigger refuse_event before insert on events when new.dedupe_key = '${dedupeKey}' begin select raise(abort, 'refused'); end`);
+    db.close();
+  }
 }
 
 for (const dialect of DIALECTS) {
@@ -222,6 +241,39 @@ for (const dialect of DIALECTS) {
       expect(await store.claimIdempotencyKey(key)).toEqual({ state: 'claimed' });
     });
 
+    it('follows a mailtrail_id only to a message of the same integration', async () => {
+      await store.registerMessage({ environmentId, integrationId: integration.id, provider: 'sendgrid', id: 'welcome-1', providerMessageId: 'pm-w', recipient: 'ada@example.com' }, T0);
+      // another integration of the environment (say one that accepts unsigned requests) names that id
+      const [forged] = await store.ingest(batch([event({ dedupeKey: 'f1', status: 'complaint', mailtrailId: 'welcome-1', providerMessageId: 'pm-x' })], 'int_other'));
+      expect(forged!.event.messageId).not.toBe('welcome-1');
+      expect((await store.getMessage(environmentId, 'welcome-1'))!.state).toMatchObject({ complained: false, eventCount: 0 });
+      // nor can a registration on the other integration take the message over
+      const takeover = await store.registerMessage({ environmentId, integrationId: 'int_other', provider: 'sendgrid', id: 'welcome-1', providerMessageId: 'pm-x', recipient: 'ada@example.com' }, T0);
+      expect(takeover.outcome).toBe('conflict');
+    });
+
+    it('makes one message of one mailtrail_id, whatever recipients its events name', async () => {
+      const results = await store.ingest(
+        batch([
+          event({ dedupeKey: 'r1', mailtrailId: 'order-1', providerMessageId: 'pm-o', recipient: 'a@example.com' }),
+          event({ dedupeKey: 'r2', mailtrailId: 'order-1', providerMessageId: 'pm-o', recipient: 'b@example.com', status: 'opened' }),
+        ]),
+      );
+      expect(results.map((result) => result.event.messageId)).toEqual(['order-1', 'order-1']);
+      const message = await store.getMessage(environmentId, 'order-1');
+      expect(message).toMatchObject({ recipient: 'a@example.com', state: { eventCount: 2, opens: 1 } });
+      expect((await store.listMessages(environmentId, { limit: 10 })).data).toHaveLength(1);
+    });
+
+    it('leaves nothing behind from a batch that failed, and the next batch is unaffected', async () => {
+      await failInsertsOf(context, 'boom');
+      await expect(store.ingest(batch([event({ dedupeKey: 'ok-1', providerMessageId: 'pm-ghost' }), event({ dedupeKey: 'boom', providerMessageId: 'pm-ghost' })]))).rejects.toThrow();
+      await store.ingest(batch([event({ dedupeKey: 'ok-2', providerMessageId: 'pm-real' })]));
+      const messages = (await store.listMessages(environmentId, { limit: 10 })).data;
+      expect(messages.map((message) => message.providerMessageId)).toEqual(['pm-real']);
+      expect((await store.listEvents(environmentId, { limit: 10 })).data.map((stored) => stored.dedupeKey)).toEqual(['ok-2']);
+    });
+
     it('ingests concurrent copies of one batch exactly once', async () => {
       const events = Array.from({ length: 50 }, (_, i) => event({ dedupeKey: `c${i}`, providerMessageId: `pm-${i % 5}`, status: i % 2 ? 'opened' : 'delivered', occurredAt: T0 + i }));
       const outcomes = await Promise.all(Array.from({ length: 4 }, () => store.ingest(batch(events))));
@@ -242,5 +294,35 @@ for (const dialect of DIALECTS) {
       const page = await store.listMessages(environmentId, { limit: 10 });
       expect(page.data.map((message) => message.state.opens).reduce((a, b) => a + b, 0)).toBe(120);
     });
+
+    if (dialect === 'postgres') {
+      for (const withId of [false, true]) {
+        it(`keeps every event when a registration${withId ? ' with a new id' : ''} and an ingest wait on the same message`, async () => {
+          const [first] = await store.ingest(batch([event({ dedupeKey: 'e1', status: 'sent', occurredAt: T0 })]));
+          const provisional = first!.event.messageId!;
+          // a third session holds the message's row lock, so the registration and then the ingest queue behind it
+          const blocker = new pg.Client({ connectionString: context.location.databaseUrl, options: `-c search_path=${context.location.schema}` });
+          await blocker.connect();
+          await blocker.query('begin');
+          await blocker.query('select id from messages where id = $1 for update', [provisional]);
+          const registration = store.registerMessage(
+            { environmentId, integrationId: integration.id, provider: 'sendgrid', providerMessageId: 'pm-1', recipient: 'ada@example.com', ...(withId ? { id: 'my-id' } : {}) },
+            T0 + 5,
+          );
+          await new Promise((resolve) => setTimeout(resolve, 200));
+          const ingest = store.ingest(batch([event({ dedupeKey: 'e2', status: 'delivered', occurredAt: T0 + 1000 })]));
+          await new Promise((resolve) => setTimeout(resolve, 200));
+          await blocker.query('commit');
+          await blocker.end();
+          await registration;
+          const [second] = await ingest;
+          const id = withId ? 'my-id' : provisional;
+          expect(second!.event.messageId).toBe(id);
+          const message = await store.getMessage(environmentId, id);
+          expect(message!.state).toMatchObject({ status: 'delivered', eventCount: 2 });
+          expect((await store.listMessageEvents(environmentId, id)).map((stored) => stored.dedupeKey)).toEqual(['e1', 'e2']);
+        });
+      }
+    }
   });
 }

@@ -22,6 +22,7 @@ describe('loadConfig', () => {
     [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL must be one of/],
     [{ MAILTRAIL_SECRET: 'short' }, /MAILTRAIL_SECRET must be at least 32/],
     [{ NODE_ENV: 'production' }, /MAILTRAIL_SECRET is required/],
+    [{ DATABASE_URL: 'postgres://localhost/db' }, /MAILTRAIL_SECRET is required with DATABASE_URL/],
   ])('refuses %o with one clear line', (env, message) => {
     expect(() => loadConfig(env)).toThrow(message);
   });

@@ -54,6 +54,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: ConfigFl
   if (secret !== undefined && secret.length < 32) fail('MAILTRAIL_SECRET must be at least 32 characters (try: openssl rand -base64 32)');
   const production = env.NODE_ENV === 'production';
   if (production && secret === undefined) fail('MAILTRAIL_SECRET is required when NODE_ENV=production (try: openssl rand -base64 32)');
+  // Every process on one PostgreSQL database must seal and open keys with the same secret: one generated into a
+  // local data directory would make keys stored by one process unreadable by the others.
+  if (databaseUrl && secret === undefined) fail('MAILTRAIL_SECRET is required with DATABASE_URL, the same on every process (try: openssl rand -base64 32)');
   return {
     port,
     host,

@@ -12,7 +12,7 @@ export interface ProviderKey {
 }
 
 /** What correlation needs of a message; reading whole rows costs measurably more. */
-export type MessageKey = Pick<MessageRow, 'id' | 'provider_message_id' | 'recipient'>;
+export type MessageKey = Pick<MessageRow, 'id' | 'integration_id' | 'provider_message_id' | 'recipient'>;
 
 /**
  * The few bulk operations the ingest transaction needs. Each dialect implements them inside its own
@@ -32,6 +32,8 @@ export interface IngestOps {
 }
 
 const MAX_ID_LENGTH = 255;
+/** PostgreSQL's serialization_failure: the store reruns a transaction that fails with it. */
+export const RETRY_TRANSACTION = '40001';
 const EMPTY_STATE_COLUMNS = Object.freeze(stateToColumns(EMPTY_STATE));
 
 /**
@@ -85,7 +87,14 @@ export async function runIngest(ops: IngestOps, batch: IngestBatch): Promise<Ing
   }
   const affected = [...byMessage.keys()].sort();
   const current = affected.filter((id) => created.has(id)).map((id) => created.get(id)!);
-  current.push(...(await ops.lockMessages(environmentId, affected.filter((id) => !created.has(id)))));
+  const existing = affected.filter((id) => !created.has(id));
+  const locked = await ops.lockMessages(environmentId, existing);
+  if (locked.length < existing.length) {
+    // A registration merged one of these messages into another while this batch waited for its lock (only on
+    // PostgreSQL): run the whole batch again, so its events go to the message that remains.
+    throw Object.assign(new Error('a message was merged during ingest'), { code: RETRY_TRANSACTION });
+  }
+  current.push(...locked);
   const messages = new Map<string, MessageRow>();
   for (const row of current) {
     const state = mergeMessageState(stateFromRow(row), byMessage.get(row.id)!.map(stateEventFromRow));
@@ -128,14 +137,22 @@ interface Correlation {
 
 async function correlate(ops: IngestOps, batch: IngestBatch, events: ParsedEvent[]): Promise<Correlation> {
   const { environmentId, integrationId } = batch;
+  const claimedIds = unique(events.map((event) => usableId(event.mailtrailId)).filter((id): id is string => id !== null));
+  // Our ids arrive in provider metadata, which an integration that accepts unsigned requests does not protect:
+  // an id is followed only to a message of this integration, and one of another integration is not ours to use.
+  const byId = new Set<string>();
+  const foreign = new Set<string>();
+  for (const row of await ops.findMessagesById(environmentId, claimedIds)) (row.integration_id === integrationId ? byId : foreign).add(row.id);
+
   // Each event's keys are computed once: hashing a fresh 80-character key string per lookup was measurable.
-  const entries = events.map((event) => ({
-    event,
-    id: usableId(event.mailtrailId),
-    key: event.providerMessageId ? providerKeyString(event.providerMessageId, event.recipient ?? '') : null,
-  }));
-  const ourIds = unique(entries.map((entry) => entry.id).filter((id): id is string => id !== null));
-  const byId = new Set((await ops.findMessagesById(environmentId, ourIds)).map((row) => row.id));
+  const entries = events.map((event) => {
+    const id = usableId(event.mailtrailId);
+    return {
+      event,
+      id: id !== null && !foreign.has(id) ? id : null,
+      key: event.providerMessageId ? providerKeyString(event.providerMessageId, event.recipient ?? '') : null,
+    };
+  });
 
   const byProviderKey = new Map<string, string>();
   const loadProviderKeys = async (keys: ProviderKey[]) => {
@@ -150,20 +167,18 @@ async function correlate(ops: IngestOps, batch: IngestBatch, events: ParsedEvent
   }
   await loadProviderKeys([...wanted.values()]);
 
-  // Events for messages we have never seen create them (origin `provider`); ignored events never do.
+  // Events for messages we have never seen create them (origin `provider`); ignored events never do. One id
+  // makes one message, even when its events name several recipients.
   const toCreate = new Map<string, MessageRow>();
+  const plannedIds = new Set<string>();
   const standalone = new Map<ParsedEvent, string>();
   for (const { event, id, key } of entries) {
-    if (event.status === null || (id && byId.has(id))) continue;
-    if (key !== null) {
-      if (!byProviderKey.has(key) && !toCreate.has(key)) toCreate.set(key, newMessageRow(batch, event, id ?? newId('msg', batch.receivedAt)));
-    } else if (id) {
-      if (!toCreate.has(`id:${id}`)) toCreate.set(`id:${id}`, newMessageRow(batch, event, id));
-    } else {
-      const row = newMessageRow(batch, event, newId('msg', batch.receivedAt));
-      toCreate.set(`id:${row.id}`, row);
-      standalone.set(event, row.id);
-    }
+    if (event.status === null || (id && (byId.has(id) || plannedIds.has(id)))) continue;
+    if (key !== null && (byProviderKey.has(key) || toCreate.has(key))) continue;
+    const row = newMessageRow(batch, event, id ?? newId('msg', batch.receivedAt));
+    toCreate.set(key ?? `id:${row.id}`, row);
+    plannedIds.add(row.id);
+    if (key === null && id === null) standalone.set(event, row.id);
   }
   const created = new Map<string, MessageRow>();
   if (toCreate.size > 0) {
@@ -173,12 +188,12 @@ async function correlate(ops: IngestOps, batch: IngestBatch, events: ParsedEvent
     for (const [key, row] of toCreate) {
       if (!insertedIds.has(row.id)) continue;
       created.set(row.id, row);
-      if (row.provider_message_id === null) byId.add(row.id);
-      else byProviderKey.set(key, row.id);
+      byId.add(row.id);
+      if (!key.startsWith('id:')) byProviderKey.set(key, row.id);
     }
-    // Only on PostgreSQL can a concurrent batch have created the same message first; read its id.
+    // Only on PostgreSQL can a concurrent batch have created the same message first: read what it made.
     const lost = rows.filter((row) => !insertedIds.has(row.id));
-    for (const row of await ops.findMessagesById(environmentId, lost.filter((row) => row.provider_message_id === null).map((row) => row.id))) byId.add(row.id);
+    for (const row of await ops.findMessagesById(environmentId, lost.map((row) => row.id))) if (row.integration_id === integrationId) byId.add(row.id);
     await loadProviderKeys(lost.filter((row) => row.provider_message_id !== null).map((row) => ({ providerMessageId: row.provider_message_id!, recipient: row.recipient ?? '' })));
   }
 

@@ -27,7 +27,7 @@ export class KyselyIngestOps implements IngestOps {
       rows.push(
         ...(await this.db
           .selectFrom('messages')
-          .select(['id', 'provider_message_id', 'recipient'])
+          .select(['id', 'integration_id', 'provider_message_id', 'recipient'])
           .where('environment_id', '=', environmentId)
           .where('id', 'in', part)
           .execute()),
@@ -43,7 +43,7 @@ export class KyselyIngestOps implements IngestOps {
       const wanted = new Set(part.map((key) => `${key.providerMessageId}\u0000${key.recipient}`));
       const candidates = await this.db
         .selectFrom('messages')
-        .select(['id', 'provider_message_id', 'recipient'])
+        .select(['id', 'integration_id', 'provider_message_id', 'recipient'])
         .where('integration_id', '=', integrationId)
         .where('provider_message_id', 'in', [...new Set(part.map((key) => key.providerMessageId))])
         .execute();

@@ -1,7 +1,7 @@
 import { Migrator, sql, type Kysely, type Transaction } from 'kysely';
 import type { NormalizedEvent } from '../core/event.js';
 import { newId } from '../core/ids.js';
-import { EMPTY_STATE, reduceMessageState } from '../core/message-state.js';
+import { reduceMessageState } from '../core/message-state.js';
 import { decodeCursor, keysetPage } from './cursor.js';
 import { runIngest, toIngestResults, type IngestOps } from './ingest.js';
 import { KyselyIngestOps } from './kysely-ingest-ops.js';
@@ -162,7 +162,7 @@ export class KyselyStore implements Store {
 
       const sameMessage = (row: MessageRow) =>
         row.integration_id === input.integrationId && row.provider_message_id === input.providerMessageId && row.recipient === input.recipient;
-      if (byId?.origin === 'api') {
+      if (byId && (byId.origin === 'api' || byId.integration_id !== input.integrationId)) {
         return sameMessage(byId) ? { outcome: 'unchanged', message: messageFromRow(byId) } : { outcome: 'conflict', reason: `message ${input.id} is already registered` };
       }
       if (byProviderKey?.origin === 'api') {
@@ -171,15 +171,16 @@ export class KyselyStore implements Store {
           : { outcome: 'conflict', reason: `provider message ${input.providerMessageId} for ${input.recipient} is already registered as ${byProviderKey.id}` };
       }
 
-      // Whatever exists now was created from provider events; the registration takes it over.
+      // Whatever exists now was created from this integration's events; the registration takes it over. Both
+      // rows are locked (PostgreSQL); an ingest waiting for a row removed here reruns its batch (see runIngest).
       const id = input.id ?? byProviderKey?.id ?? newId('msg', now);
-      const absorbed = [byId, byProviderKey].filter((row): row is MessageRow => row !== null && row !== undefined && row.id !== id);
-      for (const row of absorbed) {
-        await trx.updateTable('events').set({ message_id: id }).where('environment_id', '=', input.environmentId).where('message_id', '=', row.id).execute();
-        await trx.deleteFrom('message_tags').where('environment_id', '=', input.environmentId).where('message_id', '=', row.id).execute();
-        await trx.deleteFrom('messages').where('environment_id', '=', input.environmentId).where('id', '=', row.id).execute();
+      const target = byId ?? (byProviderKey?.id === id ? byProviderKey : undefined);
+      const absorbed = byProviderKey && byProviderKey.id !== id ? byProviderKey : undefined;
+      if (absorbed) {
+        await trx.updateTable('events').set({ message_id: id }).where('environment_id', '=', input.environmentId).where('message_id', '=', absorbed.id).execute();
+        await trx.deleteFrom('message_tags').where('environment_id', '=', input.environmentId).where('message_id', '=', absorbed.id).execute();
+        await trx.deleteFrom('messages').where('environment_id', '=', input.environmentId).where('id', '=', absorbed.id).execute();
       }
-      const existing = byId ?? (byProviderKey?.id === id ? byProviderKey : undefined);
       const events = await trx
         .selectFrom('events')
         .select(['id', 'status', 'occurred_at', 'machine', 'bounce_type', 'reason'])
@@ -187,11 +188,8 @@ export class KyselyStore implements Store {
         .where('message_id', '=', id)
         .where('ignored', '=', 0)
         .execute();
-      const state = reduceMessageState(events.map(stateEventFromRow));
       const tags = [...new Set(input.tags ?? [])];
-      const row: MessageRow = {
-        environment_id: input.environmentId,
-        id,
+      const fields = {
         integration_id: input.integrationId,
         provider: input.provider,
         provider_message_id: input.providerMessageId,
@@ -203,20 +201,24 @@ export class KyselyStore implements Store {
         workflow_run_id: input.workflowRunId ?? null,
         step_run_id: input.stepRunId ?? null,
         origin: 'api',
-        created_at: existing ? Number(existing.created_at) : now,
         updated_at: now,
-        ...stateToColumns(events.length > 0 ? state : EMPTY_STATE),
+        ...stateToColumns(reduceMessageState(events.map(stateEventFromRow))),
       };
-      await trx.deleteFrom('messages').where('environment_id', '=', input.environmentId).where('id', '=', id).execute();
-      await trx.deleteFrom('message_tags').where('environment_id', '=', input.environmentId).where('message_id', '=', id).execute();
-      await trx.insertInto('messages').values(row).execute();
+      // Updated in place, never deleted and re-inserted: a concurrent ingest locking this row must still find it.
+      if (target) {
+        await trx.updateTable('messages').set(fields).where('environment_id', '=', input.environmentId).where('id', '=', id).execute();
+        await trx.deleteFrom('message_tags').where('environment_id', '=', input.environmentId).where('message_id', '=', id).execute();
+      } else {
+        await trx.insertInto('messages').values({ environment_id: input.environmentId, id, created_at: now, ...fields }).execute();
+      }
       if (tags.length > 0) {
         await trx
           .insertInto('message_tags')
           .values(tags.map((tag) => ({ environment_id: input.environmentId, message_id: id, tag })))
           .execute();
       }
-      return { outcome: existing || absorbed.length > 0 ? 'merged' : 'created', message: messageFromRow(row) };
+      const row: MessageRow = { environment_id: input.environmentId, id, created_at: target ? Number(target.created_at) : now, ...fields };
+      return { outcome: target || absorbed ? 'merged' : 'created', message: messageFromRow(row) };
     });
   }
 

@@ -31,10 +31,10 @@ export class SqliteIngestOps implements IngestOps {
     this.statements = {
       findEvent: database.prepare('select * from events where integration_id = ? and dedupe_key = ?'),
       eventExists: database.prepare('select 1 from events where integration_id = ? and dedupe_key = ?').pluck(),
-      findMessage: database.prepare('select id, provider_message_id, recipient from messages where environment_id = ? and id = ?'),
+      findMessage: database.prepare('select id, integration_id, provider_message_id, recipient from messages where environment_id = ? and id = ?'),
       lockMessage: database.prepare('select * from messages where environment_id = ? and id = ?'),
       findByProviderKey: database.prepare(
-        'select id, provider_message_id, recipient from messages where integration_id = ? and provider_message_id = ? and recipient = ?',
+        'select id, integration_id, provider_message_id, recipient from messages where integration_id = ? and provider_message_id = ? and recipient = ?',
       ),
       insertMessage: database.prepare(
         `insert into messages (${MESSAGE_COLUMNS.join(', ')}) values (${MESSAGE_COLUMNS.map(() => '?').join(', ')}) on conflict do nothing`,
@@ -47,6 +47,11 @@ export class SqliteIngestOps implements IngestOps {
         `update messages set updated_at = ?, ${STATE_COLUMNS.map((column) => `${column} = ?`).join(', ')} where environment_id = ? and id = ?`,
       ),
     };
+  }
+
+  /** Forgets messages a failed batch left unwritten; called before every batch. */
+  reset(): void {
+    this.pending.clear();
   }
 
   async findEvents(integrationId: string, dedupeKeys: string[]): Promise<EventRow[]> {

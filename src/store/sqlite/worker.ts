@@ -31,6 +31,7 @@ async function handle(request: WorkerRequest): Promise<unknown> {
 
 async function ingest(batch: IngestBatch) {
   ops ??= new SqliteIngestOps(database);
+  ops.reset();
   database.exec('begin immediate');
   try {
     const records = await runIngest(ops, batch);
