@@ -29,9 +29,9 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
   return new KyselyStore({
     dialect: 'sqlite',
     db,
-    // The whole batch is one transaction on the SQLite thread; holding the connection keeps other queries out.
+    // The whole batch is one transaction that the SQLite thread runs in one go, queued behind any other batch.
     ingest: async (batch) => {
-      const compact = await driver.exclusive(() => client.request<CompactIngest>({ kind: 'ingest', batch }));
+      const compact = await driver.shared(() => client.request<CompactIngest>({ kind: 'ingest', batch }));
       return toIngestResults(expandIngest(batch, compact));
     },
   });
