@@ -274,6 +274,19 @@ for (const dialect of DIALECTS) {
       expect((await store.listEvents(environmentId, { limit: 10 })).data.map((stored) => stored.dedupeKey)).toEqual(['ok-2']);
     });
 
+    it('fails only the failing batch among batches stored at the same time', async () => {
+      await failInsertsOf(context, 'boom');
+      const outcomes = await Promise.allSettled([
+        store.ingest(batch([event({ dedupeKey: 'g1', providerMessageId: 'pm-a' })])),
+        store.ingest(batch([event({ dedupeKey: 'g2', providerMessageId: 'pm-b' }), event({ dedupeKey: 'boom', providerMessageId: 'pm-b' })])),
+        store.ingest(batch([event({ dedupeKey: 'g3', providerMessageId: 'pm-c' })])),
+      ]);
+      expect(outcomes.map((outcome) => outcome.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+      const messages = (await store.listMessages(environmentId, { limit: 10 })).data;
+      expect(messages.map((message) => message.providerMessageId).sort()).toEqual(['pm-a', 'pm-c']);
+      expect((await store.listEvents(environmentId, { limit: 10 })).data.map((stored) => stored.dedupeKey).sort()).toEqual(['g1', 'g3']);
+    });
+
     it('ingests concurrent copies of one batch exactly once', async () => {
       const events = Array.from({ length: 50 }, (_, i) => event({ dedupeKey: `c${i}`, providerMessageId: `pm-${i % 5}`, status: i % 2 ? 'opened' : 'delivered', occurredAt: T0 + i }));
       const outcomes = await Promise.all(Array.from({ length: 4 }, () => store.ingest(batch(events))));

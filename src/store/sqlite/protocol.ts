@@ -5,7 +5,7 @@ import type { IngestBatch } from '../types.js';
 /** Requests from the main thread to the SQLite thread. */
 export type WorkerRequest =
   | { id: number; kind: 'query'; sql: string; parameters: readonly unknown[] }
-  | { id: number; kind: 'ingest'; batch: IngestBatch }
+  | { id: number; kind: 'ingest'; batches: IngestBatch[] }
   | { id: number; kind: 'close' };
 
 export type WorkerReply = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: { message: string; code?: string | undefined } };
@@ -21,6 +21,9 @@ export interface CompactIngest {
   /** The affected messages after the batch. */
   messages: MessageRow[];
 }
+
+/** The outcome of one batch of a group: its records, or why it alone failed. */
+export type GroupOutcome = { ok: true; result: CompactIngest } | { ok: false; error: { message: string; code?: string | undefined } };
 
 export function compactIngest(records: IngestRecord[]): CompactIngest {
   const messages: MessageRow[] = [];

@@ -6,7 +6,7 @@ import { runIngest } from '../ingest.js';
 import type { IngestBatch } from '../types.js';
 import { SqliteIngestOps } from './ingest-ops.js';
 import { configureSqlite } from './pragmas.js';
-import { compactIngest, type WorkerReply, type WorkerRequest } from './protocol.js';
+import { compactIngest, type GroupOutcome, type WorkerReply, type WorkerRequest } from './protocol.js';
 
 const { filename, busyTimeoutMs } = workerData as { filename: string; busyTimeoutMs: number };
 const database = new Database(filename);
@@ -22,21 +22,39 @@ async function handle(request: WorkerRequest): Promise<unknown> {
       return { rows: [], numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid) };
     }
     case 'ingest':
-      return ingest(request.batch);
+      return ingestGroup(request.batches);
     case 'close':
       database.close();
       return null;
   }
 }
 
-async function ingest(batch: IngestBatch) {
+/**
+ * Group commit: the batches that queued up while the previous group was committing share one transaction, and
+ * so one WAL fsync, which is most of a small batch's cost. Each batch has a savepoint of its own, so one that
+ * fails is rolled back alone and reported alone; none is acknowledged before the commit.
+ */
+async function ingestGroup(batches: IngestBatch[]): Promise<GroupOutcome[]> {
   ops ??= new SqliteIngestOps(database);
-  ops.reset();
+  const outcomes: GroupOutcome[] = [];
   database.exec('begin immediate');
   try {
-    const records = await runIngest(ops, batch);
+    for (const batch of batches) {
+      ops.reset();
+      database.exec('savepoint batch');
+      try {
+        const records = await runIngest(ops, batch);
+        database.exec('release batch');
+        outcomes.push({ ok: true, result: compactIngest(records) });
+      } catch (error) {
+        database.exec('rollback to batch');
+        database.exec('release batch');
+        const { message, code } = error as { message?: string; code?: string };
+        outcomes.push({ ok: false, error: { message: message ?? String(error), code } });
+      }
+    }
     database.exec('commit');
-    return compactIngest(records);
+    return outcomes;
   } catch (error) {
     if (database.inTransaction) database.exec('rollback');
     throw error;
