@@ -6,8 +6,7 @@ import type { Database } from './schema.js';
 import { SqliteWorkerClient } from './sqlite/client.js';
 import { WorkerSqliteDialect, WorkerSqliteDriver } from './sqlite/dialect.js';
 import type { IngestBatch, Store } from './types.js';
-import { toIngestResults } from './ingest.js';
-import { expandIngest, type CompactIngest, type GroupOutcome } from './sqlite/protocol.js';
+import { expandIngest, packBatch, type CompactIngest, type GroupOutcome } from './sqlite/protocol.js';
 
 export interface SqliteStoreOptions {
   /** A file path. */
@@ -30,7 +29,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
   return new KyselyStore({
     dialect: 'sqlite',
     db,
-    ingest: async (batch) => toIngestResults(expandIngest(batch, await groups.submit(batch))),
+    ingest: async (batch) => expandIngest(batch, await groups.submit(batch)),
   });
 }
 
@@ -68,7 +67,7 @@ class GroupCommitter {
       }
       const group = this.queue.splice(0, size);
       try {
-        const outcomes = await this.driver.shared(() => this.client.request<GroupOutcome[]>({ kind: 'ingest', batches: group.map((entry) => entry.batch) }));
+        const outcomes = await this.driver.shared(() => this.client.request<GroupOutcome[]>({ kind: 'ingest', batches: group.map((entry) => packBatch(entry.batch)) }));
         group.forEach((entry, index) => {
           const outcome = outcomes[index]!;
           if (outcome.ok) entry.resolve(outcome.result);

@@ -6,7 +6,7 @@ import { runIngest } from '../ingest.js';
 import type { IngestBatch } from '../types.js';
 import { SqliteIngestOps } from './ingest-ops.js';
 import { configureSqlite } from './pragmas.js';
-import { compactIngest, type GroupOutcome, type WorkerReply, type WorkerRequest } from './protocol.js';
+import { compactIngest, unpackBatch, type GroupOutcome, type WorkerReply, type WorkerRequest } from './protocol.js';
 
 const { filename, busyTimeoutMs } = workerData as { filename: string; busyTimeoutMs: number };
 const database = new Database(filename);
@@ -22,7 +22,7 @@ async function handle(request: WorkerRequest): Promise<unknown> {
       return { rows: [], numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid) };
     }
     case 'ingest':
-      return ingestGroup(request.batches);
+      return ingestGroup(request.batches.map(unpackBatch));
     case 'close':
       database.close();
       return null;
