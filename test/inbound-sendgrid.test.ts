@@ -213,6 +213,24 @@ for (const dialect of DIALECTS) {
       expect(await eventCount()).toBe(before);
     });
 
+    it('stores events with values no database column can hold, instead of failing the batch forever', async () => {
+      // each of these once made the whole batch fail with 503, so SendGrid would have retried it for 24 hours
+      const hostile = [
+        { email: 'nul\u0000@example.com', event: 'delivered', timestamp: 1700000000, sg_event_id: 'h1\u0000', sg_message_id: 'HOSTILE.1', reason: 'a\u0000b' },
+        { email: 'big@example.com', event: 'deferred', timestamp: 1e300, attempt: 2095215549406896, sg_event_id: 'h2', sg_message_id: 'HOSTILE.2' },
+        { email: 'x'.repeat(5000) + '@example.com', event: 'open', timestamp: -5, sg_event_id: 'h3'.repeat(2000), sg_message_id: 'H'.repeat(5000), mailtrail_id: 'not allowed\u0000' },
+      ];
+      const body = sendgridBatch(hostile);
+      const response = await postSigned(body);
+      expect(response.status).toBe(200);
+      const items = (await response.json()) as { id: string; event: Record<string, unknown> }[];
+      expect(items).toHaveLength(3);
+      expect(items[1]!.event).not.toHaveProperty('attempts');
+      const stored = await server.api('/v1/events?recipient=nul@example.com');
+      expect(stored.body.data[0]).toMatchObject({ reason: 'ab', occurredAt: '2023-11-14T22:13:20.000Z' });
+      expect((await postSigned(body)).status).toBe(200);
+    });
+
     it('replays an idempotent request, refuses the key with another body, and refuses it while in flight', async () => {
       const body = sendgridBatch([{ email: 'idem@example.com', event: 'delivered', timestamp: 1700000000, sg_event_id: 'i1', sg_message_id: 'IDEM.x' }]);
       const first = await postSigned(body, { 'idempotency-key': 'batch-1' });

@@ -22,6 +22,8 @@ const STATUS_BY_EVENT: Record<string, Status> = {
 };
 
 const publicKeys = new Map<string, KeyObject>();
+const MAX_KEY = 255;
+const MAX_ADDRESS = 320;
 
 /**
  * Twilio SendGrid Event Webhook. Batches are JSON arrays; the Signed Event Webhook signs
@@ -87,20 +89,22 @@ export const sendgrid: ProviderAdapter = {
 };
 
 function parseEvent(item: Record<string, unknown>, raw: string, receivedAt: number): ParsedEvent {
-  const nativeType = typeof item.event === 'string' ? item.event : '';
+  const nativeType = text(item.event) ?? '';
   let status: Status | null = STATUS_BY_EVENT[nativeType] ?? null;
   if (nativeType === 'bounce' && item.type === 'blocked') status = 'blocked';
 
   const eventId = text(item.sg_event_id);
+  const dedupeKey = eventId ? `${eventId}:${nativeType}` : `sha256:${createHash('sha256').update(raw).digest('base64url')}`;
   return {
     status,
     nativeType: nativeType || '(none)',
-    occurredAt: typeof item.timestamp === 'number' && Number.isFinite(item.timestamp) ? Math.round(item.timestamp * 1000) : receivedAt,
-    // The docs' sample batch gives every event the same sg_event_id, so the type is part of the key.
-    dedupeKey: eventId ? `${eventId}:${nativeType}` : `sha256:${createHash('sha256').update(raw).digest('base64url')}`,
-    providerMessageId: messageIdOf(item),
+    occurredAt: occurredAtOf(item.timestamp, receivedAt),
+    // The docs' sample batch gives every event the same sg_event_id, so the type is part of the key. Keys and
+    // ids go into database indexes, whose entries have a size limit: longer ones are hashed or left out.
+    dedupeKey: dedupeKey.length <= MAX_KEY ? dedupeKey : `sha256:${createHash('sha256').update(dedupeKey).digest('base64url')}`,
+    providerMessageId: bounded(messageIdOf(item), MAX_KEY),
     mailtrailId: text(item.mailtrail_id),
-    recipient: text(item.email)?.toLowerCase(),
+    recipient: bounded(text(item.email)?.toLowerCase(), MAX_ADDRESS),
     bounceType: status === 'bounced' || status === 'blocked' ? bounceTypeOf(item) : undefined,
     reason: text(item.reason) ?? text(item.response),
     attempts: attemptsOf(item.attempt),
@@ -134,15 +138,27 @@ function bounceTypeOf(item: Record<string, unknown>): BounceType {
   return 'undetermined';
 }
 
-function attemptsOf(value: unknown): number | undefined {
-  const number = typeof value === 'number' ? value : typeof value === 'string' ? Number.parseInt(value, 10) : Number.NaN;
-  return Number.isInteger(number) && number >= 0 ? number : undefined;
+function bounded(value: string | undefined, max: number): string | undefined {
+  return value !== undefined && value.length <= max ? value : undefined;
 }
 
+/** Unix seconds; a value no clock could produce (before 1970, after year 5000) is treated as absent. */
+function occurredAtOf(timestamp: unknown, receivedAt: number): number {
+  const seconds = typeof timestamp === 'string' && /^\d+(\.\d+)?$/.test(timestamp) ? Number(timestamp) : timestamp;
+  return typeof seconds === 'number' && Number.isFinite(seconds) && seconds > 0 && seconds < 95_617_584_000 ? Math.round(seconds * 1000) : receivedAt;
+}
+
+function attemptsOf(value: unknown): number | undefined {
+  const number = typeof value === 'number' ? value : typeof value === 'string' && /^\d{1,9}$/.test(value) ? Number(value) : Number.NaN;
+  return Number.isInteger(number) && number >= 0 && number <= 1_000_000 ? number : undefined;
+}
+
+/** A field as text. NUL characters are dropped: PostgreSQL text cannot hold them, and no provider means them. */
 function text(value: unknown): string | undefined {
-  if (typeof value === 'string') return value === '' ? undefined : value;
-  if (typeof value === 'number') return String(value);
-  return undefined;
+  const string = typeof value === 'string' ? value : typeof value === 'number' && Number.isFinite(value) ? String(value) : undefined;
+  if (string === undefined) return undefined;
+  const clean = string.includes('\u0000') ? string.replaceAll('\u0000', '') : string;
+  return clean === '' ? undefined : clean;
 }
 
 function publicKey(base64: string): KeyObject {

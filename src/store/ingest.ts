@@ -32,6 +32,8 @@ export interface IngestOps {
 }
 
 const MAX_ID_LENGTH = 255;
+/** The characters a message id may hold, the same rule as registration (`POST /v1/messages`). */
+const ID_PATTERN = /^[\w.:@-]+$/;
 /** PostgreSQL's serialization_failure: the store reruns a transaction that fails with it. */
 export const RETRY_TRANSACTION = '40001';
 const EMPTY_STATE_COLUMNS = Object.freeze(stateToColumns(EMPTY_STATE));
@@ -258,9 +260,9 @@ function providerKeyString(providerMessageId: string, recipient: string): string
   return `${providerMessageId}\u0000${recipient}`;
 }
 
-/** Our ids arrive through provider metadata, so they are untrusted text: bound their length. */
+/** Our ids arrive through provider metadata, so they are untrusted text: only ids we could have issued count. */
 function usableId(id: string | undefined): string | null {
-  return id && id.length <= MAX_ID_LENGTH ? id : null;
+  return id && id.length <= MAX_ID_LENGTH && ID_PATTERN.test(id) ? id : null;
 }
 
 function unique<T>(values: T[]): T[] {
