@@ -231,6 +231,20 @@ for (const dialect of DIALECTS) {
       expect((await postSigned(body)).status).toBe(200);
     });
 
+    it('keeps matching keys that hold lone surrogates, which the database stores as U+FFFD', async () => {
+      const lone = (suffix: string, event: string, timestamp: number) =>
+        `{"email":"lone\\ud800@example.com","event":"${event}","timestamp":${timestamp},"sg_event_id":"s\\ud800${suffix}","sg_message_id":"LONE\\udc00.1"}`;
+      const first = `[${lone('1', 'processed', 1700000000)}]`;
+      const firstIds = ((await (await postSigned(first)).json()) as { id: string }[]).map((item) => item.id);
+      const retried = await postSigned(first);
+      expect(retried.status).toBe(200);
+      expect(((await retried.json()) as { id: string }[]).map((item) => item.id)).toEqual(firstIds);
+      expect((await postSigned(`[${lone('2', 'delivered', 1700000100)}]`)).status).toBe(200);
+      const feed = await server.api('/v1/messages?providerMessageId=' + encodeURIComponent('LONE\ufffd'));
+      expect(feed.body.data).toHaveLength(1);
+      expect(feed.body.data[0].state).toMatchObject({ status: 'delivered', eventCount: 2 });
+    });
+
     it('replays an idempotent request, refuses the key with another body, and refuses it while in flight', async () => {
       const body = sendgridBatch([{ email: 'idem@example.com', event: 'delivered', timestamp: 1700000000, sg_event_id: 'i1', sg_message_id: 'IDEM.x' }]);
       const first = await postSigned(body, { 'idempotency-key': 'batch-1' });

@@ -1,6 +1,7 @@
 import { createHash, createPublicKey, verify as verifySignature, type KeyObject } from 'node:crypto';
 import type { ParsedEvent } from '../core/event.js';
 import { MailtrailError } from '../core/errors.js';
+import { storableText } from '../core/text.js';
 import type { BounceType, Status } from '../core/vocabulary.js';
 import { splitJsonArray } from './json-array.js';
 import type { ProviderAdapter, VerifyResult } from './types.js';
@@ -101,7 +102,7 @@ function parseEvent(item: Record<string, unknown>, raw: string, receivedAt: numb
     occurredAt: occurredAtOf(item.timestamp, receivedAt),
     // The docs' sample batch gives every event the same sg_event_id, so the type is part of the key. Keys and
     // ids go into database indexes, whose entries have a size limit: longer ones are hashed or left out.
-    dedupeKey: dedupeKey.length <= MAX_KEY ? dedupeKey : `sha256:${createHash('sha256').update(dedupeKey).digest('base64url')}`,
+    dedupeKey: dedupeKey.length <= MAX_KEY ? dedupeKey : `sha256-id:${createHash('sha256').update(dedupeKey).digest('base64url')}`,
     providerMessageId: bounded(messageIdOf(item), MAX_KEY),
     mailtrailId: text(item.mailtrail_id),
     recipient: bounded(text(item.email)?.toLowerCase(), MAX_ADDRESS),
@@ -153,11 +154,11 @@ function attemptsOf(value: unknown): number | undefined {
   return Number.isInteger(number) && number >= 0 && number <= 1_000_000 ? number : undefined;
 }
 
-/** A field as text. NUL characters are dropped: PostgreSQL text cannot hold them, and no provider means them. */
+/** A field as text, as the database will store it (see storableText). */
 function text(value: unknown): string | undefined {
   const string = typeof value === 'string' ? value : typeof value === 'number' && Number.isFinite(value) ? String(value) : undefined;
   if (string === undefined) return undefined;
-  const clean = string.includes('\u0000') ? string.replaceAll('\u0000', '') : string;
+  const clean = storableText(string);
   return clean === '' ? undefined : clean;
 }
 

@@ -1,5 +1,6 @@
 import type { ParsedEvent } from '../core/event.js';
 import { newId } from '../core/ids.js';
+import { storableText } from '../core/text.js';
 import { EMPTY_STATE, mergeMessageState } from '../core/message-state.js';
 import { eventFromRow, messageFromRow, stateEventFromRow, stateFromRow, stateToColumns } from './rows.js';
 import type { EventRow, MessageRow } from './schema.js';
@@ -51,7 +52,8 @@ export interface IngestRecord {
   message: MessageRow | null;
 }
 
-export async function runIngest(ops: IngestOps, batch: IngestBatch): Promise<IngestRecord[]> {
+export async function runIngest(ops: IngestOps, input: IngestBatch): Promise<IngestRecord[]> {
+  const batch = storableBatch(input);
   const { environmentId, integrationId, receivedAt } = batch;
 
   // 1. Events already stored are answered with their stored ids; a key repeated inside the batch counts once.
@@ -204,6 +206,23 @@ async function correlate(ops: IngestOps, batch: IngestBatch, events: ParsedEvent
     resolved.set(event, id && byId.has(id) ? id : key !== null ? (byProviderKey.get(key) ?? null) : (standalone.get(event) ?? null));
   }
   return { created, resolve: (event) => resolved.get(event) ?? null };
+}
+
+/**
+ * The batch with every key as the database will store it. Adapters should already deliver storable text; this
+ * guards the invariant the algorithm relies on (a key read back equals the key written) for any adapter.
+ */
+function storableBatch(batch: IngestBatch): IngestBatch {
+  const clean = (text: string | undefined) => (text === undefined ? undefined : storableText(text));
+  let changed = false;
+  const events = batch.events.map((event) => {
+    const keys = [event.dedupeKey, event.providerMessageId, event.recipient, event.mailtrailId];
+    const cleaned = keys.map(clean);
+    if (cleaned.every((key, index) => key === keys[index])) return event;
+    changed = true;
+    return { ...event, dedupeKey: cleaned[0]!, providerMessageId: cleaned[1], recipient: cleaned[2], mailtrailId: cleaned[3] };
+  });
+  return changed ? { ...batch, events } : batch;
 }
 
 function newMessageRow(batch: IngestBatch, event: ParsedEvent, id: string): MessageRow {

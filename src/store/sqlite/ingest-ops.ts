@@ -123,11 +123,18 @@ export class SqliteIngestOps implements IngestOps {
 
   async saveMessageStates(rows: MessageRow[]): Promise<void> {
     for (const row of rows) {
-      if (this.pending.delete(row.id)) this.statements.insertMessage.run(MESSAGE_COLUMNS.map((column) => row[column]));
+      if (this.pending.delete(row.id)) this.insertNew(row);
       else this.statements.saveState.run(row.updated_at, ...STATE_COLUMNS.map((column) => row[column]), row.environment_id, row.id);
     }
-    for (const row of this.pending.values()) this.statements.insertMessage.run(MESSAGE_COLUMNS.map((column) => row[column]));
+    for (const row of this.pending.values()) this.insertNew(row);
     this.pending.clear();
+  }
+
+  /** Correlation found no such message; if one exists after all, fail the batch rather than point events nowhere. */
+  private insertNew(row: MessageRow): void {
+    if (this.statements.insertMessage.run(MESSAGE_COLUMNS.map((column) => row[column])).changes === 0) {
+      throw new Error(`message ${row.id} exists already; the batch is rolled back`);
+    }
   }
 
 }
