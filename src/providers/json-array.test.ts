@@ -12,3 +12,17 @@ describe('splitJsonArray', () => {
     expect(splitJsonArray(' [ ] ')).toEqual([]);
   });
 });
+
+describe('splitJsonArray against JSON.parse', () => {
+  it('splits arrays with escaped quotes and backslashes at string ends exactly like the parser reads them', async () => {
+    const fc = (await import('fast-check')).default;
+    fc.assert(
+      fc.property(fc.array(fc.jsonValue(), { maxLength: 8 }), fc.constantFrom('', ' ', '\r\n'), (values, space) => {
+        const text = '[' + values.map((value) => JSON.stringify(value)).join(',' + space) + ']';
+        expect(splitJsonArray(text).map((element) => JSON.parse(element))).toEqual(JSON.parse(text));
+      }),
+      { numRuns: 2000 },
+    );
+    expect(splitJsonArray('["a\\\\", "b\\\\\\"c", {"d": "\\\\"}]')).toEqual(['"a\\\\"', '"b\\\\\\"c"', '{"d": "\\\\"}']);
+  });
+});

@@ -10,12 +10,17 @@ export function splitJsonArray(text: string): string[] {
   for (let i = 0; i < text.length; i++) {
     const char = text.charCodeAt(i);
     if (inString) {
-      if (char === 0x5c /* \ */) i++;
-      else if (char === 0x22 /* " */) inString = false;
+      // Most of a batch is string content: jump to the next quote, then count the backslashes before it.
+      const quote = text.indexOf('"', i);
+      if (quote === -1) break;
+      let backslashes = 0;
+      while (text.charCodeAt(quote - 1 - backslashes) === 0x5c /* \ */) backslashes++;
+      i = quote;
+      if (backslashes % 2 === 0) inString = false;
       continue;
     }
     switch (char) {
-      case 0x22:
+      case 0x22 /* " */:
         inString = true;
         break;
       case 0x5b /* [ */:
