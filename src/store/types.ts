@@ -102,7 +102,7 @@ export interface IngestBatch {
   provider: string;
   receivedAt: number;
   events: ParsedEvent[];
-  /** Set to false when nobody needs each result's message (the SQLite thread then copies less back). */
+  /** Set to false when nobody needs each result's message: the results then skip building it. */
   withMessages?: boolean | undefined;
 }
 
