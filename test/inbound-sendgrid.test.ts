@@ -394,6 +394,40 @@ for (const dialect of DIALECTS) {
       }
     });
 
+    it('rotates, removes and deletes: the inbound URL follows the integration as it is now', async () => {
+      const created = (await server.api('/v1/integrations', { body: { providerId: 'sendgrid', name: 'rotating', signingKey: keys.publicKeyBase64 } })).body;
+      const path = new URL(created.inboundWebhookUrl).pathname;
+      const body = sendgridBatch([{ email: 'rot@example.com', event: 'delivered', timestamp: 1700000000, sg_event_id: 'rot1', sg_message_id: 'ROT.1' }]);
+      const next = sendgridKeys();
+      const rotated = await server.api(`/v1/integrations/${created.id}`, { method: 'PATCH', body: { signingKey: next.publicKeyBase64, name: 'rotated' } });
+      expect(rotated.body).toMatchObject({ name: 'rotated', hasSigningKey: true });
+      expect((await post(path, body, signSendgrid(keys.privateKey, body))).status).toBe(401);
+      expect((await post(path, body, signSendgrid(next.privateKey, body))).status).toBe(200);
+
+      const removed = await server.api(`/v1/integrations/${created.id}`, { method: 'PATCH', body: { signingKey: null } });
+      expect(removed.body.hasSigningKey).toBe(false);
+      expect((await post(path, body, { 'content-type': 'application/json' })).status).toBe(401);
+      expect((await post(path, body, { 'content-type': 'application/json', authorization: `ApiKey ${server.apiKey}` })).status).toBe(200);
+      expect((await server.api(`/v1/integrations/${created.id}`, { method: 'PATCH', body: { providerId: 'other' } })).status).toBe(400);
+
+      expect((await server.api(`/v1/integrations/${created.id}`, { method: 'DELETE' })).status).toBe(204);
+      const gone = await post(path, body, signSendgrid(next.privateKey, body));
+      expect(gone.status).toBe(404);
+      expect((await server.api(`/v1/integrations/${created.id}`)).status).toBe(404);
+      // what it stored stays
+      expect((await server.api('/v1/events?recipient=rot@example.com')).body.data).toHaveLength(1);
+    });
+
+    it('refuses times and limits it cannot read', async () => {
+      expect((await server.api('/v1/messages?from=yesterday')).body.error.code).toBe('MT_ERR_VALIDATION');
+      expect((await server.api('/v1/events?limit=0')).status).toBe(400);
+      expect((await server.api('/v1/events?limit=501')).status).toBe(400);
+      const windowed = await server.api('/v1/events?from=2017-12-15T00:59:29Z&to=2017-12-15T00:59:30Z');
+      expect(windowed.status).toBe(200);
+      expect(windowed.body.data.length).toBeGreaterThan(0);
+      for (const stored of windowed.body.data) expect(stored.occurredAt).toBe('2017-12-15T00:59:29.000Z');
+    });
+
     it('exports metrics and a valid OpenAPI 3.1 document', async () => {
       const metrics = await (await fetch(server.url + '/metrics')).text();
       expect(metrics).toMatch(/mailtrail_events_total\{provider="sendgrid",status="delivered"\} \d+/);
