@@ -150,12 +150,12 @@ describe('sendgrid.parse', () => {
 
   it('uses the time the batch arrived only when the event has no usable timestamp of its own', () => {
     const [missing, garbage, stringy, fractional] = sendgrid.parse(
-      request('[{"event":"open","sg_event_id":"a"},{"event":"open","timestamp":1e300,"sg_event_id":"b"},{"event":"open","timestamp":"1700000000","sg_event_id":"c"},{"event":"open","timestamp":1700000000.25,"sg_event_id":"d"}]'),
+      request('[{"event":"open","sg_event_id":"a"},{"event":"open","timestamp":1e300,"sg_event_id":"b"},{"event":"open","timestamp":"1600000000","sg_event_id":"c"},{"event":"open","timestamp":1600000000.25,"sg_event_id":"d"}]'),
     );
     expect(missing!.occurredAt).toBe(1_700_000_000_000);
     expect(garbage!.occurredAt).toBe(1_700_000_000_000);
-    expect(stringy!.occurredAt).toBe(1_700_000_000_000);
-    expect(fractional!.occurredAt).toBe(1_700_000_000_250);
+    expect(stringy!.occurredAt).toBe(1_600_000_000_000);
+    expect(fractional!.occurredAt).toBe(1_600_000_000_250);
   });
 
   it('marks machine opens', () => {
