@@ -274,6 +274,26 @@ for (const dialect of DIALECTS) {
       expect((await store.listEvents(environmentId, { limit: 10 })).data.map((stored) => stored.dedupeKey)).toEqual(['ok-2']);
     });
 
+    it('keeps every event while registrations and batches for the same messages run at the same time', async () => {
+      const work: Promise<unknown>[] = [];
+      for (let b = 0; b < 8; b++) {
+        work.push(store.ingest(batch(Array.from({ length: 30 }, (_, i) => event({ dedupeKey: `mix${b}-${i}`, providerMessageId: `pm-mix-${i % 6}`, status: 'opened', occurredAt: T0 + i })))));
+        if (b < 6) {
+          work.push(
+            store.registerMessage(
+              { environmentId, integrationId: integration.id, provider: 'sendgrid', id: `reg-${b}`, providerMessageId: `pm-mix-${b}`, recipient: 'ada@example.com' },
+              T0 + b,
+            ),
+          );
+        }
+      }
+      await Promise.all(work);
+      const messages = (await store.listMessages(environmentId, { limit: 50 })).data;
+      expect(messages.map((message) => message.id).sort()).toEqual(['reg-0', 'reg-1', 'reg-2', 'reg-3', 'reg-4', 'reg-5']);
+      expect(messages.reduce((sum, message) => sum + message.state.opens, 0)).toBe(240);
+      for (const message of messages) expect((await store.listMessageEvents(environmentId, message.id)).length).toBe(message.state.eventCount);
+    });
+
     it('fails only the failing batch among batches stored at the same time', async () => {
       await failInsertsOf(context, 'boom');
       const outcomes = await Promise.allSettled([
