@@ -39,11 +39,6 @@ const ID_PATTERN = /^[\w.:@-]+$/;
 export const RETRY_TRANSACTION = '40001';
 const EMPTY_STATE_COLUMNS = Object.freeze(stateToColumns(EMPTY_STATE));
 
-/**
- * Stores one batch: dedupe, correlate (creating messages we have not seen), insert the new events and fold
- * them into their messages' state. Runs inside the caller's transaction; safe against concurrent batches on
- * PostgreSQL because every write either skips on conflict and re-reads, or happens under a row lock.
- */
 /** One input event's outcome, still as rows: converting to API objects is left to whoever needs them. */
 export interface IngestRecord {
   row: EventRow;
@@ -52,6 +47,11 @@ export interface IngestRecord {
   message: MessageRow | null;
 }
 
+/**
+ * Stores one batch: dedupe, correlate (creating messages we have not seen), insert the new events and fold
+ * them into their messages' state. Runs inside the caller's transaction; safe against concurrent batches on
+ * PostgreSQL because every write either skips on conflict and re-reads, or happens under a row lock.
+ */
 export async function runIngest(ops: IngestOps, input: IngestBatch): Promise<IngestRecord[]> {
   const batch = storableBatch(input);
   const { environmentId, integrationId, receivedAt } = batch;

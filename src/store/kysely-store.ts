@@ -3,8 +3,6 @@ import type { NormalizedEvent } from '../core/event.js';
 import { newId } from '../core/ids.js';
 import { reduceMessageState } from '../core/message-state.js';
 import { decodeCursor, keysetPage } from './cursor.js';
-import { runIngest, toIngestResults, type IngestOps } from './ingest.js';
-import { KyselyIngestOps } from './kysely-ingest-ops.js';
 import { migrations, type Dialect } from './migrations.js';
 import { eventFromRow, integrationFromRow, integrationToRow, messageFromRow, stateEventFromRow, stateToColumns } from './rows.js';
 import type { Database, MessageRow } from './schema.js';
@@ -32,9 +30,10 @@ export interface KyselyStoreOptions {
   db: Kysely<Database>;
   /** Runs `work` in one transaction; dialects may retry it on a deadlock. */
   transaction?: <T>(work: (trx: Transaction<Database>) => Promise<T>) => Promise<T>;
-  /** Replaces the bulk ingest operations (SQLite uses prepared statements on its one connection). */
-  ingest?: (batch: IngestBatch) => Promise<IngestResult[]>;
-  onClose?: () => Promise<void>;
+  /** The ingest transaction, which each dialect runs its own way (see sqlite.ts and postgres.ts). */
+  ingest: (batch: IngestBatch) => Promise<IngestResult[]>;
+  /** Runs before migrations (PostgreSQL creates its schema). */
+  beforeMigrate?: () => Promise<void>;
 }
 
 /** The Store on Kysely; dialect differences are limited to what the options inject. */
@@ -54,6 +53,7 @@ export class KyselyStore implements Store {
   }
 
   async migrate(): Promise<void> {
+    await this.options.beforeMigrate?.();
     // On PostgreSQL the migrator must look for its tables in our schema only, not in any schema of the database.
     const schema = this.dialect === 'postgres' ? (await sql<{ schema: string }>`select current_schema() as schema`.execute(this.db)).rows[0]?.schema : undefined;
     const migrator = new Migrator({
@@ -71,7 +71,6 @@ export class KyselyStore implements Store {
 
   async close(): Promise<void> {
     await this.db.destroy();
-    await this.options.onClose?.();
   }
 
   async createEnvironment(input: { id: string; name: string; createdAt: number }): Promise<Environment> {
@@ -149,7 +148,7 @@ export class KyselyStore implements Store {
 
   registerMessage(input: NewMessage, now: number): Promise<RegisterResult> {
     return this.transaction(async (trx) => {
-      const byId = input.id ? await selectMessage(trx, input.environmentId, input.id, this.dialect) : null;
+      const byId = input.id ? await selectMessage(trx, input.environmentId, input.id, this.dialect === 'postgres') : null;
       const byProviderKey = await trx
         .selectFrom('messages')
         .selectAll()
@@ -223,7 +222,7 @@ export class KyselyStore implements Store {
   }
 
   async getMessage(environmentId: string, id: string): Promise<Message | null> {
-    const row = await selectMessage(this.db, environmentId, id, 'sqlite');
+    const row = await selectMessage(this.db, environmentId, id, false);
     return row ? messageFromRow(row) : null;
   }
 
@@ -309,8 +308,7 @@ export class KyselyStore implements Store {
   }
 
   ingest(batch: IngestBatch): Promise<IngestResult[]> {
-    if (this.options.ingest) return this.options.ingest(batch);
-    return this.transaction((trx) => runIngest(new KyselyIngestOps(trx, this.dialect === 'postgres') satisfies IngestOps, batch)).then(toIngestResults);
+    return this.options.ingest(batch);
   }
 
   claimIdempotencyKey(input: { environmentId: string; integrationId: string; key: string; bodyHash: string; now: number }): Promise<IdempotencyClaim> {
@@ -382,12 +380,12 @@ export class KyselyStore implements Store {
   }
 }
 
-async function selectMessage(db: Kysely<Database> | Transaction<Database>, environmentId: string, id: string, dialect: Dialect) {
+async function selectMessage(db: Kysely<Database> | Transaction<Database>, environmentId: string, id: string, forUpdate: boolean) {
   return db
     .selectFrom('messages')
     .selectAll()
     .where('environment_id', '=', environmentId)
     .where('id', '=', id)
-    .$if(dialect === 'postgres', (query) => query.forUpdate())
+    .$if(forUpdate, (query) => query.forUpdate())
     .executeTakeFirst();
 }

@@ -1,6 +1,8 @@
 import { Kysely, PostgresDialect, type Transaction } from 'kysely';
 import pg from 'pg';
+import { runIngest, toIngestResults } from './ingest.js';
 import { KyselyStore } from './kysely-store.js';
+import { PostgresIngestOps } from './postgres/ingest-ops.js';
 import type { Database } from './schema.js';
 import type { Store } from './types.js';
 
@@ -30,25 +32,24 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
     ...(schema ? { options: `-c search_path=${schema}` } : {}),
   });
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-  const store = new KyselyStore({
+  const transaction = async <T>(work: (trx: Transaction<Database>) => Promise<T>): Promise<T> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await db.transaction().execute(work);
+      } catch (error) {
+        const code = (error as { code?: string }).code;
+        if (attempt >= ATTEMPTS || !code || !RETRYABLE.has(code)) throw error;
+        await new Promise((resolve) => setTimeout(resolve, attempt * 10 * Math.random()));
+      }
+    }
+  };
+  return new KyselyStore({
     dialect: 'postgres',
     db,
-    async transaction<T>(work: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
-      for (let attempt = 1; ; attempt++) {
-        try {
-          return await db.transaction().execute(work);
-        } catch (error) {
-          const code = (error as { code?: string }).code;
-          if (attempt >= ATTEMPTS || !code || !RETRYABLE.has(code)) throw error;
-          await new Promise((resolve) => setTimeout(resolve, attempt * 10 * Math.random()));
-        }
-      }
+    transaction,
+    ingest: async (batch) => toIngestResults(await transaction((trx) => runIngest(new PostgresIngestOps(trx), batch))),
+    beforeMigrate: async () => {
+      if (schema) await pool.query(`create schema if not exists ${schema}`);
     },
   });
-  const migrate = store.migrate.bind(store);
-  store.migrate = async () => {
-    if (schema) await pool.query(`create schema if not exists ${schema}`);
-    await migrate();
-  };
-  return store;
 }

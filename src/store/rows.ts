@@ -1,5 +1,5 @@
 import type { NormalizedEvent } from '../core/event.js';
-import type { MessageState, StateEvent } from '../core/message-state.js';
+import { EMPTY_STATE, type MessageState, type StateEvent } from '../core/message-state.js';
 import type { BounceType, DeliveryStatus, Status } from '../core/vocabulary.js';
 import type { EventRow, IntegrationTable, MessageRow } from './schema.js';
 import type { Integration, Message, MessageOrigin } from './types.js';
@@ -174,6 +174,9 @@ export function stateEventFromRow(row: Pick<EventRow, 'id' | 'status' | 'occurre
     reason: row.reason,
   };
 }
+
+/** The message columns that hold its derived state, in a fixed order. */
+export const STATE_COLUMNS = Object.keys(stateToColumns(EMPTY_STATE)) as (keyof ReturnType<typeof stateToColumns>)[];
 
 function nullableNumber(value: number | null): number | null {
   return value === null ? null : Number(value);

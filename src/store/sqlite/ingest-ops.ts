@@ -1,14 +1,12 @@
 import type { Database as SqliteDatabase, Statement } from 'better-sqlite3';
 import type { IngestOps, MessageKey, ProviderKey } from '../ingest.js';
 import type { EventRow, MessageRow } from '../schema.js';
-import { stateToColumns } from '../rows.js';
-import { EMPTY_STATE } from '../../core/message-state.js';
+import { STATE_COLUMNS } from '../rows.js';
 
 const EVENT_COLUMNS: (keyof EventRow)[] = [
   'id', 'environment_id', 'integration_id', 'message_id', 'provider', 'status', 'native_type', 'ignored', 'occurred_at', 'received_at',
   'provider_message_id', 'recipient', 'dedupe_key', 'bounce_type', 'reason', 'attempts', 'url', 'user_agent', 'ip', 'machine', 'machine_reason', 'raw',
 ];
-const STATE_COLUMNS = Object.keys(stateToColumns(EMPTY_STATE)) as (keyof MessageRow)[];
 const MESSAGE_COLUMNS: (keyof MessageRow)[] = [
   'environment_id', 'id', 'integration_id', 'provider', 'provider_message_id', 'recipient', 'from_address', 'subject', 'tags', 'metadata',
   'workflow_run_id', 'step_run_id', 'origin', 'created_at', 'updated_at', ...STATE_COLUMNS,
@@ -37,7 +35,7 @@ export class SqliteIngestOps implements IngestOps {
         'select id, integration_id, provider_message_id, recipient from messages where integration_id = ? and provider_message_id = ? and recipient = ?',
       ),
       insertMessage: database.prepare(
-        `insert into messages (${MESSAGE_COLUMNS.join(', ')}) values (${MESSAGE_COLUMNS.map(() => '?').join(', ')}) on conflict do nothing`,
+        `insert into messages (${MESSAGE_COLUMNS.join(', ')}) values (${MESSAGE_COLUMNS.map(() => '?').join(', ')})`,
       ),
       insertEvent: database.prepare(
         `insert into events (${EVENT_COLUMNS.join(', ')}) values (${EVENT_COLUMNS.map(() => '?').join(', ')}) ` +
@@ -130,11 +128,8 @@ export class SqliteIngestOps implements IngestOps {
     this.pending.clear();
   }
 
-  /** Correlation found no such message; if one exists after all, fail the batch rather than point events nowhere. */
+  /** Correlation found no such message: a plain insert, so if one exists after all the batch fails, not points nowhere. */
   private insertNew(row: MessageRow): void {
-    if (this.statements.insertMessage.run(MESSAGE_COLUMNS.map((column) => row[column])).changes === 0) {
-      throw new Error(`message ${row.id} exists already; the batch is rolled back`);
-    }
+    this.statements.insertMessage.run(MESSAGE_COLUMNS.map((column) => row[column]));
   }
-
 }

@@ -1,17 +1,18 @@
-import type { Kysely, Transaction } from 'kysely';
-import type { IngestOps, MessageKey, ProviderKey } from './ingest.js';
-import type { Database, EventRow, MessageRow } from './schema.js';
+import type { Transaction } from 'kysely';
+import type { IngestOps, MessageKey, ProviderKey } from '../ingest.js';
+import { STATE_COLUMNS } from '../rows.js';
+import type { Database, EventRow, MessageRow } from '../schema.js';
 
-// SQLite allows 32766 bound parameters per statement and PostgreSQL 65535; an event row has 22 columns.
+// PostgreSQL allows 65535 bound parameters per statement; an event row has 22 columns.
 const ROWS_PER_INSERT = 400;
 const KEYS_PER_LOOKUP = 500;
 
-/** The ingest operations as bulk statements, for any dialect Kysely speaks (row locks only on PostgreSQL). */
-export class KyselyIngestOps implements IngestOps {
-  constructor(
-    private readonly db: Transaction<Database> | Kysely<Database>,
-    private readonly rowLocks: boolean,
-  ) {}
+/**
+ * The ingest operations on PostgreSQL: multi-row statements (a round trip per statement is the cost that
+ * matters here), conflicts skipped and re-read, messages locked before their state is written.
+ */
+export class PostgresIngestOps implements IngestOps {
+  constructor(private readonly db: Transaction<Database>) {}
 
   async findEvents(integrationId: string, dedupeKeys: string[]): Promise<EventRow[]> {
     const rows: EventRow[] = [];
@@ -64,9 +65,9 @@ export class KyselyIngestOps implements IngestOps {
   async lockMessages(environmentId: string, ids: string[]): Promise<MessageRow[]> {
     const rows: MessageRow[] = [];
     for (const part of chunks(ids, KEYS_PER_LOOKUP)) {
-      let query = this.db.selectFrom('messages').selectAll().where('environment_id', '=', environmentId).where('id', 'in', part).orderBy('id');
-      if (this.rowLocks) query = query.forUpdate();
-      rows.push(...(await query.execute()));
+      rows.push(
+        ...(await this.db.selectFrom('messages').selectAll().where('environment_id', '=', environmentId).where('id', 'in', part).orderBy('id').forUpdate().execute()),
+      );
     }
     return rows;
   }
@@ -92,36 +93,16 @@ export class KyselyIngestOps implements IngestOps {
         .insertInto('messages')
         .values(part)
         .onConflict((conflict) =>
-          conflict.columns(['environment_id', 'id']).doUpdateSet((eb) => ({
-            updated_at: eb.ref('excluded.updated_at'),
-            status: eb.ref('excluded.status'),
-            outcome_status: eb.ref('excluded.outcome_status'),
-            outcome_at: eb.ref('excluded.outcome_at'),
-            outcome_event_id: eb.ref('excluded.outcome_event_id'),
-            outcome_bounce_type: eb.ref('excluded.outcome_bounce_type'),
-            outcome_reason: eb.ref('excluded.outcome_reason'),
-            opens: eb.ref('excluded.opens'),
-            clicks: eb.ref('excluded.clicks'),
-            human_opens: eb.ref('excluded.human_opens'),
-            human_clicks: eb.ref('excluded.human_clicks'),
-            first_opened_at: eb.ref('excluded.first_opened_at'),
-            last_opened_at: eb.ref('excluded.last_opened_at'),
-            first_clicked_at: eb.ref('excluded.first_clicked_at'),
-            last_clicked_at: eb.ref('excluded.last_clicked_at'),
-            complained_at: eb.ref('excluded.complained_at'),
-            unsubscribed_at: eb.ref('excluded.unsubscribed_at'),
-            first_event_at: eb.ref('excluded.first_event_at'),
-            last_event_at: eb.ref('excluded.last_event_at'),
-            event_count: eb.ref('excluded.event_count'),
-          })),
+          conflict
+            .columns(['environment_id', 'id'])
+            .doUpdateSet((eb) => Object.fromEntries(['updated_at', ...STATE_COLUMNS].map((column) => [column, eb.ref(`excluded.${column}` as never)])) as never),
         )
         .execute();
     }
   }
-
 }
 
-export function chunks<T>(items: T[], size: number): T[][] {
+function chunks<T>(items: T[], size: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
   return out;
