@@ -1,7 +1,6 @@
 import { createHash, createPublicKey, verify as verifySignature, type KeyObject } from 'node:crypto';
 import type { ParsedEvent } from '../core/event.js';
 import { MailtrailError } from '../core/errors.js';
-import { storableText } from '../core/text.js';
 import type { BounceType, Status } from '../core/vocabulary.js';
 import { splitJsonArray } from './json-array.js';
 import type { ProviderAdapter, VerifyResult } from './types.js';
@@ -154,12 +153,10 @@ function attemptsOf(value: unknown): number | undefined {
   return Number.isInteger(number) && number >= 0 && number <= 1_000_000 ? number : undefined;
 }
 
-/** A field as text, as the database will store it (see storableText). */
+/** A field as text; an empty string counts as absent. (The store makes text storable, see storableText.) */
 function text(value: unknown): string | undefined {
   const string = typeof value === 'string' ? value : typeof value === 'number' && Number.isFinite(value) ? String(value) : undefined;
-  if (string === undefined) return undefined;
-  const clean = storableText(string);
-  return clean === '' ? undefined : clean;
+  return string === '' ? undefined : string;
 }
 
 function publicKey(base64: string): KeyObject {

@@ -208,19 +208,28 @@ async function correlate(ops: IngestOps, batch: IngestBatch, events: ParsedEvent
   return { created, resolve: (event) => resolved.get(event) ?? null };
 }
 
+/** Every text field of an event, which the store makes storable once, for every provider. */
+const TEXT_FIELDS = ['nativeType', 'dedupeKey', 'providerMessageId', 'mailtrailId', 'recipient', 'reason', 'url', 'userAgent', 'ip', 'machineReason', 'raw'] as const;
+
 /**
- * The batch with every key as the database will store it. Adapters should already deliver storable text; this
- * guards the invariant the algorithm relies on (a key read back equals the key written) for any adapter.
+ * The batch with its text as the database will store it (see storableText): a key read back must equal the key
+ * written, and PostgreSQL refuses NUL. Events that need no change are passed on as they are.
  */
 function storableBatch(batch: IngestBatch): IngestBatch {
-  const clean = (text: string | undefined) => (text === undefined ? undefined : storableText(text));
   let changed = false;
   const events = batch.events.map((event) => {
-    const keys = [event.dedupeKey, event.providerMessageId, event.recipient, event.mailtrailId];
-    const cleaned = keys.map(clean);
-    if (cleaned.every((key, index) => key === keys[index])) return event;
+    let copy: ParsedEvent | undefined;
+    for (const field of TEXT_FIELDS) {
+      const value = event[field];
+      if (value === undefined) continue;
+      const clean = storableText(value);
+      if (clean === value) continue;
+      copy ??= { ...event };
+      (copy as unknown as Record<string, string>)[field] = clean;
+    }
+    if (!copy) return event;
     changed = true;
-    return { ...event, dedupeKey: cleaned[0]!, providerMessageId: cleaned[1], recipient: cleaned[2], mailtrailId: cleaned[3] };
+    return copy;
   });
   return changed ? { ...batch, events } : batch;
 }
