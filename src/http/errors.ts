@@ -1,6 +1,6 @@
 import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import { MailtrailError, isMailtrailError, type ErrorCode } from '../core/errors.js';
+import { isMailtrailError, type ErrorCode } from '../core/errors.js';
 import { newId } from '../core/ids.js';
 import type { Logger } from '../log.js';
 
@@ -51,5 +51,3 @@ export function handleError(error: unknown, c: Context, log: Logger): Response {
 export function notFound(c: Context): Response {
   return c.json(errorBody('MT_ERR_NOT_FOUND', `no route for ${c.req.method} ${c.req.path}`), 404);
 }
-
-export { MailtrailError };

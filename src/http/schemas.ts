@@ -145,31 +145,28 @@ const time = z
   .openapi({ description: 'ISO 8601 time or epoch milliseconds' });
 const limit = z.coerce.number().int().min(1).max(500).optional().default(50);
 
-export const ListMessagesQuery = z.object({
-  status: z.enum(DELIVERY_STATUSES).optional(),
+/** What both feeds filter and page by. */
+const FeedQuery = z.object({
   recipient: z.string().optional(),
   integrationId: z.string().optional(),
   providerMessageId: z.string().optional(),
-  tag: z.string().optional(),
   from: time,
   to: time,
-  q: z.string().min(1).max(200).optional(),
   limit,
   cursor: z.string().max(1000).optional(),
 });
 
-export const ListEventsQuery = z.object({
+export const ListMessagesQuery = FeedQuery.extend({
+  status: z.enum(DELIVERY_STATUSES).optional(),
+  tag: z.string().optional(),
+  q: z.string().min(1).max(200).optional(),
+});
+
+export const ListEventsQuery = FeedQuery.extend({
   status: z.enum(STATUSES).optional(),
-  recipient: z.string().optional(),
-  integrationId: z.string().optional(),
-  providerMessageId: z.string().optional(),
   messageId: z.string().optional(),
   nativeType: z.string().optional(),
   ignored: z.enum(['true', 'false']).optional().openapi({ description: 'false hides events with no mapped status' }),
-  from: time,
-  to: time,
-  limit,
-  cursor: z.string().max(1000).optional(),
 });
 
 export const page = <T extends z.ZodType>(item: T, name: string) =>

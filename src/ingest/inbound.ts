@@ -27,8 +27,8 @@ export interface InboundInput {
 export interface InboundOutput {
   /** The JSON response body: one item per normalized event of the batch. */
   body: string;
+  /** True when the body is the stored response of an idempotency key. */
   replayed: boolean;
-  results: IngestResult[];
 }
 
 export interface InboundDeps {
@@ -74,7 +74,7 @@ export async function receiveInbound(deps: InboundDeps, input: InboundInput): Pr
     const claim = await storage(() =>
       deps.store.claimIdempotencyKey({ environmentId: integration.environmentId, integrationId: integration.id, ...idempotency!, now: receivedAt }),
     );
-    if (claim.state === 'replay') return { body: claim.response, replayed: true, results: [] };
+    if (claim.state === 'replay') return { body: claim.response, replayed: true };
     if (claim.state === 'mismatch') throw new MailtrailError('MT_ERR_IDEMPOTENCY_KEY_REUSED', 'this idempotency-key was used with another body');
     if (claim.state === 'in_flight') throw new MailtrailError('MT_ERR_IDEMPOTENCY_KEY_IN_FLIGHT', 'a request with this idempotency-key is still being processed');
   }
@@ -115,7 +115,7 @@ export async function receiveInbound(deps: InboundDeps, input: InboundInput): Pr
       if (!duplicate && event.status !== null) deps.bus.emit({ type: `email.${event.status}`, event, message });
     }
   }
-  return { body, replayed: false, results };
+  return { body, replayed: false };
 }
 
 /** Counts a batch into the metrics once per label set, not once per event: a batch holds thousands. */

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { splitJsonArray } from './json-array.js';
 
@@ -14,8 +15,7 @@ describe('splitJsonArray', () => {
 });
 
 describe('splitJsonArray against JSON.parse', () => {
-  it('splits arrays with escaped quotes and backslashes at string ends exactly like the parser reads them', async () => {
-    const fc = (await import('fast-check')).default;
+  it('splits arrays with escaped quotes and backslashes at string ends exactly like the parser reads them', () => {
     fc.assert(
       fc.property(fc.array(fc.jsonValue(), { maxLength: 8 }), fc.constantFrom('', ' ', '\r\n'), (values, space) => {
         const text = '[' + values.map((value) => JSON.stringify(value)).join(',' + space) + ']';

@@ -64,7 +64,7 @@ export function inboundRoutes(context: AppContext, hooks: ConstructorParameters<
         headers,
         contentType: c.req.header('content-type') ?? '',
         contentLength: declaredLength && /^\d+$/.test(declaredLength) ? Number(declaredLength) : null,
-        readBody: (limit) => readBody(c.req.raw, limit, (c.env as { incoming?: AsyncIterable<Buffer> & { destroy(): void } } | undefined)?.incoming),
+        readBody: (limit) => readBody(c.req.raw, limit, (c.env as { incoming?: AsyncIterable<Buffer> } | undefined)?.incoming),
         apiKey: apiKeyFromHeader(c.req.header('authorization')),
         idempotencyKey: c.req.header('idempotency-key') ?? null,
       });
