@@ -73,7 +73,7 @@ async function bareHttpFloor(bodies: string[]): Promise<LoadResult> {
 function rowsFor(bodies: string[]): EventRow[][] {
   return bodies.map((body) =>
     sendgrid
-      .parse({ rawBody: Buffer.from(body), headers: new Map(), url: '', contentType: 'application/json', receivedAt: Date.now() })
+      .parse({ rawBody: Buffer.from(body), headers: new Map(), url: '', contentType: 'application/json', receivedAt: Date.now(), settings: {} })
       .map((event) => newEventRow({ environmentId: 'env_bench', integrationId: 'int_bench', provider: 'sendgrid', receivedAt: Date.now(), events: [] }, event, newId('evt'), 'msg_bench')),
   );
 }
@@ -140,7 +140,7 @@ async function mailtrailIngest(dialect: 'sqlite' | 'postgres', bodies: string[])
   });
   try {
     const { environmentId } = await mailtrail.createEnvironment('bench');
-    const integration = await mailtrail.integrations.create(environmentId, { providerId: 'sendgrid', name: 'bench', signingKey: keys.publicKeyBase64 });
+    const { integration } = await mailtrail.integrations.create(environmentId, { providerId: 'sendgrid', name: 'bench', signingKey: keys.publicKeyBase64 });
     const server = await mailtrail.listen({ port: 0, host: '127.0.0.1' });
     const url = `${server.url}/v2/inbound-webhooks/delivery-providers/${environmentId}/${integration.id}`;
     // Warm-up, so the measured run is not paying for V8 compiling the server's code on its background threads.

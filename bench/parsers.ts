@@ -16,7 +16,7 @@ export async function benchParsers(): Promise<string> {
   const { SendgridEmailProvider } = requirePeer<{ SendgridEmailProvider: new (options: Record<string, string>) => NovuSendgrid }>('@novu/providers');
   const novu = new SendgridEmailProvider({ apiKey: 'SG.unused', from: 'bench@example.com', senderName: 'bench' });
   const raw = makeBatch(0);
-  const request = { rawBody: Buffer.from(raw), headers: new Map<string, string>(), url: '', contentType: 'application/json', receivedAt: Date.now() };
+  const request = { rawBody: Buffer.from(raw), headers: new Map<string, string>(), url: '', contentType: 'application/json', receivedAt: Date.now(), settings: {} };
   const sourceEvents = JSON.parse(raw) as Record<string, unknown>[];
 
   const ours = sendgrid.parse(request);

@@ -10,5 +10,6 @@ export { reduceMessageState } from './core/message-state.js';
 export { STATUSES, DELIVERY_STATUSES, BOUNCE_TYPES, type Status, type DeliveryStatus, type BounceType } from './core/vocabulary.js';
 export { MailtrailError, ERROR_CODES, type ErrorCode } from './core/errors.js';
 export type { Message, Integration, Store } from './store/types.js';
-export type { ProviderAdapter, InboundRequest, VerifyResult } from './providers/types.js';
-export { PROVIDERS } from './providers/registry.js';
+export type { ProviderAdapter, InboundRequest, VerifyResult, AuthScheme } from './providers/types.js';
+export { BUILT_IN_PROVIDERS, ProviderRegistry } from './providers/registry.js';
+export type { CustomParserOptions } from './mailtrail.js';

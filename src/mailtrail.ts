@@ -9,6 +9,10 @@ import { silentLogger, type Logger } from './log.js';
 import { Metrics } from './metrics.js';
 import { generateApiKey } from './security/api-keys.js';
 import { SecretBox } from './security/secret-box.js';
+import type { ParsedEvent } from './core/event.js';
+import { createProviderContext } from './ingest/provider-context.js';
+import { ProviderRegistry } from './providers/registry.js';
+import type { InboundRequest, VerifyResult } from './providers/types.js';
 import { IntegrationService } from './service/integrations.js';
 import { openStore } from './store/index.js';
 import type { Store } from './store/types.js';
@@ -33,6 +37,22 @@ export interface MailtrailOptions {
   processMetrics?: boolean | undefined;
   /** The clock, in epoch milliseconds; tests pin it. */
   now?: (() => number) | undefined;
+  /** A directory of SNS signing certificates (`SimpleNotificationService-….pem`), for hosts without access to AWS. */
+  snsCertDir?: string | undefined;
+  /** The fetch used to call providers (SNS certificates and subscription confirmations); for proxies and tests. */
+  providerFetch?: typeof fetch | undefined;
+}
+
+/** A provider Mailtrail does not ship, registered by the embedding app (see `Mailtrail.registerParser`). */
+export interface CustomParserOptions {
+  displayName?: string | undefined;
+  /** Content types it posts. Default `application/json`. */
+  contentTypes?: readonly string[] | undefined;
+  /**
+   * Checks a request with the integration's signing key. Without it, requests need the environment's API key
+   * or an integration created with `allowUnsigned`.
+   */
+  verify?: ((request: InboundRequest, signingKey: string) => VerifyResult | Promise<VerifyResult>) | undefined;
 }
 
 /**
@@ -44,6 +64,7 @@ export class Mailtrail {
   readonly metrics: Metrics;
   readonly integrations: IntegrationService;
   readonly log: Logger;
+  readonly providers = new ProviderRegistry();
   private readonly bus: EventBus;
   private readonly now: () => number;
   private readonly servers = new Set<ServerType>();
@@ -55,9 +76,11 @@ export class Mailtrail {
     this.store = options.store ?? openStore({ databaseUrl: options.databaseUrl, schema: options.databaseSchema, dataDir: options.dataDir ?? './.mailtrail' });
     this.metrics = new Metrics({ processMetrics: options.processMetrics });
     this.bus = new EventBus(this.log);
-    this.integrations = new IntegrationService(this.store, new SecretBox(options.secret), this.now);
+    this.integrations = new IntegrationService(this.store, this.providers, new SecretBox(options.secret), this.now);
     const context: AppContext = {
       store: this.store,
+      providers: this.providers,
+      providerContext: createProviderContext({ certDir: options.snsCertDir, fetch: options.providerFetch }),
       integrations: this.integrations,
       bus: this.bus,
       metrics: this.metrics,
@@ -82,6 +105,23 @@ export class Mailtrail {
 
   off(type: EmailEventType | '*', handler: EmailEventHandler): void {
     this.bus.off(type, handler);
+  }
+
+  /**
+   * Teaches this instance a provider it does not ship: `parse` turns a request's raw body into events in
+   * Mailtrail's vocabulary, and they go through the same pipeline as every built-in provider's (dedupe,
+   * correlation, state, in-process events). Create an integration with this `providerId` to get its inbound URL.
+   */
+  registerParser(providerId: string, parse: (request: InboundRequest) => ParsedEvent[], options: CustomParserOptions = {}): void {
+    const { verify } = options;
+    this.providers.register({
+      id: providerId,
+      displayName: options.displayName ?? providerId,
+      contentTypes: options.contentTypes ?? ['application/json'],
+      auth: 'signature',
+      ...(verify ? { verify: (request: InboundRequest, signingKey: string | null) => verify(request, signingKey ?? '') } : {}),
+      parse,
+    });
   }
 
   /** Creates an environment and its first secret API key. The key is returned once and stored only as a hash. */

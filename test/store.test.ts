@@ -62,6 +62,7 @@ for (const dialect of DIALECTS) {
         allowUnsigned: false,
         signingKeyEnc: 'v1.sealed',
         credentialsEnc: null,
+        settings: {},
         createdAt: T0,
         updatedAt: T0,
       });

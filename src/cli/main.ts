@@ -70,6 +70,7 @@ async function serve(config: Config): Promise<void> {
     secret: resolveMasterSecret(config),
     publicUrl: config.publicUrl,
     bodyLimit: config.bodyLimit,
+    snsCertDir: config.snsCertDir,
     logger: log,
     processMetrics: true,
   });
@@ -78,6 +79,8 @@ async function serve(config: Config): Promise<void> {
 
   const prune = setInterval(() => {
     mailtrail.store.pruneIdempotencyKeys(Date.now() - 24 * HOUR).catch((error: unknown) => log.warn({ err: error }, 'pruning idempotency keys failed'));
+    // Kept twice as long as the longest signature window (Mailgun's 12 h): an older nonce is refused by its timestamp anyway.
+    mailtrail.store.pruneNonces(Date.now() - 24 * HOUR).catch((error: unknown) => log.warn({ err: error }, 'pruning nonces failed'));
   }, HOUR);
   prune.unref();
 

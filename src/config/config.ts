@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { MailtrailError } from '../core/errors.js';
 import { generateMasterSecret } from '../security/secret-box.js';
@@ -16,6 +16,8 @@ export interface Config {
   logLevel: LogLevel;
   production: boolean;
   bodyLimit: number;
+  /** SNS signing certificates provided as files, for hosts that cannot reach AWS. */
+  snsCertDir: string | undefined;
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -67,7 +69,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: ConfigFl
     logLevel: logLevel as LogLevel,
     production,
     bodyLimit: integer('MAILTRAIL_BODY_LIMIT', env.MAILTRAIL_BODY_LIMIT ?? String(DEFAULT_BODY_LIMIT), 1024, 1024 * 1024 * 1024),
+    snsCertDir: directory('MAILTRAIL_SNS_CERT_DIR', env.MAILTRAIL_SNS_CERT_DIR),
   };
+}
+
+function directory(name: string, value: string | undefined): string | undefined {
+  if (value === undefined || value === '') return undefined;
+  const path = resolve(value);
+  if (!existsSync(path) || !statSync(path).isDirectory()) fail(`${name} must be an existing directory, got "${value}"`);
+  return path;
 }
 
 /**

@@ -17,12 +17,42 @@ export const IntegrationSchema = z
     name: z.string(),
     activityTracking: z.boolean(),
     allowUnsigned: z.boolean(),
+    authScheme: z.enum(['signature', 'certificate', 'credentials', 'apiKey']).openapi({
+      description:
+        'How requests are verified: a signature checked with the signing key, a certificate the provider publishes (SNS), ' +
+        'Basic-auth credentials Mailtrail generated (providers that do not sign), or the environment API key (generic)',
+    }),
     hasSigningKey: z.boolean(),
+    hasCredentials: z.boolean(),
+    settings: z.record(z.string(), z.unknown()),
     inboundWebhookUrl: z.string().openapi({ format: 'uri' }),
+    credentials: z
+      .object({ username: z.string(), password: z.string() })
+      .optional()
+      .openapi({ description: 'Only in the responses that create or rotate them: shown once, stored encrypted' }),
+    authenticatedWebhookUrl: z
+      .string()
+      .optional()
+      .openapi({ format: 'uri', description: 'The inbound URL with the credentials in it, to paste into the provider; shown once' }),
     createdAt: isoTime,
     updatedAt: isoTime,
   })
   .openapi('Integration');
+
+export const IntegrationNoticeSchema = z
+  .object({
+    id: z.string(),
+    kind: z.string().openapi({ example: 'subscription_confirmed' }),
+    topic: z.string().nullable(),
+    detail: z.string(),
+    createdAt: isoTime,
+  })
+  .openapi('IntegrationNotice');
+
+const settingsField = z
+  .record(z.string(), z.unknown())
+  .optional()
+  .openapi({ description: 'Provider options that are not secret, e.g. {"topicArns": ["arn:aws:sns:…"]} for Amazon SES' });
 
 export const CreateIntegrationSchema = z
   .object({
@@ -31,6 +61,7 @@ export const CreateIntegrationSchema = z
     signingKey: z.string().max(10_000).nullable().optional().openapi({ description: "The provider's verification key (SendGrid: the Signed Event Webhook public key)" }),
     activityTracking: z.boolean().optional().default(true),
     allowUnsigned: z.boolean().optional().default(false).openapi({ description: 'Accept requests with no signature when no signing key is set' }),
+    settings: settingsField,
   })
   .strict()
   .openapi('CreateIntegration');
@@ -41,6 +72,7 @@ export const UpdateIntegrationSchema = z
     signingKey: z.string().max(10_000).nullable().optional().openapi({ description: 'A new key, or null to remove it' }),
     activityTracking: z.boolean().optional(),
     allowUnsigned: z.boolean().optional(),
+    settings: settingsField,
   })
   .strict()
   .openapi('UpdateIntegration');

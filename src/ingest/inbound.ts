@@ -1,7 +1,8 @@
-import { createHash } from 'node:crypto';
-import { MailtrailError, isMailtrailError } from '../core/errors.js';
-import { providerById } from '../providers/registry.js';
-import type { InboundRequest } from '../providers/types.js';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { MailtrailError, isMailtrailError, type ErrorCode } from '../core/errors.js';
+import { newId } from '../core/ids.js';
+import type { ProviderRegistry } from '../providers/registry.js';
+import type { InboundRequest, ProviderAdapter, ProviderContext } from '../providers/types.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { IntegrationService } from '../service/integrations.js';
@@ -33,6 +34,8 @@ export interface InboundOutput {
 
 export interface InboundDeps {
   store: Store;
+  providers: ProviderRegistry;
+  providerContext: ProviderContext;
   integrations: IntegrationService;
   bus: EventBus;
   metrics: Metrics;
@@ -50,7 +53,7 @@ const MAX_IDEMPOTENCY_KEY = 255;
  */
 export async function receiveInbound(deps: InboundDeps, input: InboundInput): Promise<InboundOutput> {
   const integration = await deps.store.getIntegration(input.environmentId, input.integrationId);
-  const adapter = integration ? providerById(integration.provider) : undefined;
+  const adapter = integration ? deps.providers.get(integration.provider) : undefined;
   if (!integration || !adapter) throw new MailtrailError('MT_ERR_INTEGRATION_NOT_FOUND', NOT_FOUND);
 
   const mediaType = input.contentType.split(';')[0]!.trim().toLowerCase();
@@ -61,9 +64,43 @@ export async function receiveInbound(deps: InboundDeps, input: InboundInput): Pr
     throw new MailtrailError('MT_ERR_BODY_TOO_LARGE', `the body is larger than the limit of ${deps.bodyLimit} bytes`);
   }
   const receivedAt = deps.now();
-  const request: InboundRequest = { rawBody: await input.readBody(deps.bodyLimit), headers: input.headers, url: input.url, contentType: mediaType, receivedAt };
+  const request: InboundRequest = {
+    rawBody: await input.readBody(deps.bodyLimit),
+    headers: input.headers,
+    url: input.url,
+    contentType: mediaType,
+    receivedAt,
+    settings: integration.settings,
+  };
 
-  await authenticate(deps, integration, adapter, request, input);
+  const nonce = await authenticate(deps, integration, adapter, request, input);
+  if (nonce !== undefined) {
+    const bodyHash = createHash('sha256').update(request.rawBody).digest('hex');
+    const claim = await storage(() => deps.store.claimNonce({ integrationId: integration.id, nonce, bodyHash, now: receivedAt }));
+    if (claim === 'replay') {
+      deps.metrics.signatureFailures.inc({ provider: adapter.id, code: 'MT_ERR_REPLAYED' });
+      throw new MailtrailError('MT_ERR_REPLAYED', 'this signature was already used with another body');
+    }
+  }
+
+  const handshake = adapter.handshake ? await adapter.handshake(request, deps.providerContext) : null;
+  if (handshake) {
+    await storage(() =>
+      deps.store.addIntegrationNotice({
+        id: newId('ntc', receivedAt),
+        environmentId: integration.environmentId,
+        integrationId: integration.id,
+        kind: handshake.kind,
+        topic: handshake.topic,
+        detail: handshake.detail,
+        createdAt: receivedAt,
+      }),
+    );
+    deps.log.info({ integrationId: integration.id, kind: handshake.kind, topic: handshake.topic }, handshake.detail);
+    // A confirmation that could not be completed is answered 502, so the provider shows it and can send it again.
+    if (handshake.kind === 'subscription_confirmation_failed') throw new MailtrailError('MT_ERR_PROVIDER_UNREACHABLE', handshake.detail);
+    return { body: '[]', replayed: false };
+  }
 
   let idempotency: { key: string; bodyHash: string } | undefined;
   if (input.idempotencyKey !== null) {
@@ -133,37 +170,78 @@ function countResults(deps: InboundDeps, provider: string, results: IngestResult
   if (ignored > 0) deps.metrics.ignoredEvents.inc({ provider }, ignored);
 }
 
+type StoredIntegration = NonNullable<Awaited<ReturnType<Store['getIntegration']>>>;
+
+/** Checks the request the way its provider proves it is its own; returns the nonce to record, if any. */
 async function authenticate(
   deps: InboundDeps,
-  integration: NonNullable<Awaited<ReturnType<Store['getIntegration']>>>,
-  adapter: NonNullable<ReturnType<typeof providerById>>,
+  integration: StoredIntegration,
+  adapter: ProviderAdapter,
   request: InboundRequest,
   input: InboundInput,
-): Promise<void> {
-  const signingKey = deps.integrations.signingKey(integration);
-  if (signingKey !== null) {
-    // Fail closed: once a key is configured nothing else (not even an API key) replaces the signature.
-    const verdict = adapter.verify(request, signingKey);
-    if (!verdict.ok) {
-      deps.metrics.signatureFailures.inc({ provider: adapter.id, code: verdict.code });
-      throw new MailtrailError(verdict.code, verdict.reason);
+): Promise<string | undefined> {
+  const fail = (code: ErrorCode, reason: string): never => {
+    deps.metrics.signatureFailures.inc({ provider: adapter.id, code });
+    throw new MailtrailError(code, reason);
+  };
+  switch (adapter.auth) {
+    case 'certificate': {
+      const verdict = await adapter.verify!(request, null, deps.providerContext);
+      if (!verdict.ok) return fail(verdict.code, verdict.reason);
+      return verdict.nonce;
     }
-    return;
+    case 'credentials': {
+      const credentials = deps.integrations.credentials(integration);
+      const authorization = input.headers.get('authorization') ?? '';
+      if (credentials === null) return fail('MT_ERR_CREDENTIALS_INVALID', `integration ${integration.id} has no inbound credentials; rotate them to get new ones`);
+      if (!authorization) {
+        return fail('MT_ERR_CREDENTIALS_INVALID', `${adapter.displayName} must send the integration's credentials: use the inbound URL with credentials shown when the integration was created`);
+      }
+      if (!credentialsMatch(authorization, credentials)) return fail('MT_ERR_CREDENTIALS_INVALID', 'the credentials do not match this integration');
+      return undefined;
+    }
+    case 'apiKey': {
+      if (input.apiKey !== null && (await deps.store.findEnvironmentByKeyHash(hashApiKey(input.apiKey))) === integration.environmentId) return undefined;
+      return fail('MT_ERR_UNAUTHORIZED', "send the environment's API key in Authorization (ApiKey <key> or Bearer <key>)");
+    }
+    case 'signature': {
+      const signingKey = deps.integrations.signingKey(integration);
+      if (signingKey !== null && adapter.verify) {
+        // Fail closed: once a key is configured nothing else (not even an API key) replaces the signature.
+        const verdict = await adapter.verify(request, signingKey, deps.providerContext);
+        if (!verdict.ok) return fail(verdict.code, verdict.reason);
+        return verdict.nonce;
+      }
+      if (input.apiKey !== null) {
+        const environmentId = await deps.store.findEnvironmentByKeyHash(hashApiKey(input.apiKey));
+        if (environmentId === integration.environmentId) return undefined;
+        return fail('MT_ERR_UNAUTHORIZED', 'the API key is not valid for this environment');
+      }
+      if (integration.allowUnsigned) return undefined;
+      return fail(
+        'MT_ERR_UNSIGNED_NOT_ALLOWED',
+        `integration ${integration.id} has no signing key, so unsigned requests are refused: set the provider's verification key ` +
+          `(PATCH /v1/integrations/${integration.id} {"signingKey": "..."}), or send the environment's API key in Authorization, ` +
+          'or create the integration with "allowUnsigned": true',
+      );
+    }
   }
-  if (input.apiKey !== null) {
-    const environmentId = await deps.store.findEnvironmentByKeyHash(hashApiKey(input.apiKey));
-    if (environmentId === integration.environmentId) return;
-    deps.metrics.signatureFailures.inc({ provider: adapter.id, code: 'MT_ERR_UNAUTHORIZED' });
-    throw new MailtrailError('MT_ERR_UNAUTHORIZED', 'the API key is not valid for this environment');
-  }
-  if (integration.allowUnsigned) return;
-  deps.metrics.signatureFailures.inc({ provider: adapter.id, code: 'MT_ERR_UNSIGNED_NOT_ALLOWED' });
-  throw new MailtrailError(
-    'MT_ERR_UNSIGNED_NOT_ALLOWED',
-    `integration ${integration.id} has no signing key, so unsigned requests are refused: set the provider's verification key ` +
-      `(PATCH /v1/integrations/${integration.id} {"signingKey": "..."}), or send the environment's API key in Authorization, ` +
-      'or create the integration with "allowUnsigned": true',
-  );
+}
+
+/** `Basic base64(user:password)`, or `Bearer password` for providers that send a token (Brevo); compared in constant time. */
+function credentialsMatch(authorization: string, credentials: { username: string; password: string }): boolean {
+  const [scheme = '', value = ''] = authorization.trim().split(/\s+/, 2);
+  const expected =
+    scheme.toLowerCase() === 'basic'
+      ? `${credentials.username}:${credentials.password}`
+      : scheme.toLowerCase() === 'bearer'
+        ? credentials.password
+        : null;
+  if (expected === null) return false;
+  const given = scheme.toLowerCase() === 'basic' ? Buffer.from(value, 'base64').toString('utf8') : value;
+  // Hashing first makes the comparison constant-time whatever the lengths.
+  const digest = (text: string) => createHash('sha256').update(text).digest();
+  return timingSafeEqual(digest(given), digest(expected));
 }
 
 /** Runs a store call; any failure that is not ours means the events are not durable: the provider must retry. */

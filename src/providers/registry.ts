@@ -1,9 +1,30 @@
+import { MailtrailError } from '../core/errors.js';
 import type { ProviderAdapter } from './types.js';
 import { sendgrid } from './sendgrid.js';
 
-/** Every provider Mailtrail ships, by id. */
-export const PROVIDERS: ReadonlyMap<string, ProviderAdapter> = new Map([sendgrid].map((adapter) => [adapter.id, adapter]));
+/** Every provider Mailtrail ships. */
+export const BUILT_IN_PROVIDERS: readonly ProviderAdapter[] = [sendgrid];
 
-export function providerById(id: string): ProviderAdapter | undefined {
-  return PROVIDERS.get(id);
+const PROVIDER_ID = /^[a-z][a-z0-9_-]{1,39}$/;
+
+/** The providers one Mailtrail instance knows: the built-in ones and any registered by the embedding app. */
+export class ProviderRegistry {
+  private readonly adapters = new Map<string, ProviderAdapter>(BUILT_IN_PROVIDERS.map((adapter) => [adapter.id, adapter]));
+
+  get(id: string): ProviderAdapter | undefined {
+    return this.adapters.get(id);
+  }
+
+  list(): ProviderAdapter[] {
+    return [...this.adapters.values()];
+  }
+
+  /** Adds a custom provider; a built-in id, or one already registered, cannot be taken. */
+  register(adapter: ProviderAdapter): void {
+    if (!PROVIDER_ID.test(adapter.id)) {
+      throw new MailtrailError('MT_ERR_VALIDATION', `a provider id must be 2-40 lower-case letters, digits, "_" or "-", starting with a letter: "${adapter.id}"`);
+    }
+    if (this.adapters.has(adapter.id)) throw new MailtrailError('MT_ERR_CONFLICT', `provider "${adapter.id}" is already registered`);
+    this.adapters.set(adapter.id, adapter);
+  }
 }

@@ -28,6 +28,7 @@ function request(body: string, headers: Record<string, string> = {}): InboundReq
     url: 'http://localhost/',
     contentType: 'application/json',
     receivedAt: 1_700_000_000_000,
+    settings: {},
   };
 }
 

@@ -1,9 +1,10 @@
-import { createHash, createPublicKey, verify as verifySignature, type KeyObject } from 'node:crypto';
+import { createPublicKey, verify as verifySignature, type KeyObject } from 'node:crypto';
 import type { ParsedEvent } from '../core/event.js';
 import { MailtrailError } from '../core/errors.js';
 import type { BounceType, Status } from '../core/vocabulary.js';
+import { attemptsOf, bounded, dedupeKey, fromUnixSeconds, MAX_ADDRESS, rawDedupeKey, text } from './fields.js';
 import { splitJsonArray } from './json-array.js';
-import type { ProviderAdapter, VerifyResult } from './types.js';
+import type { InboundRequest, ProviderAdapter, VerifyResult } from './types.js';
 
 const SIGNATURE_HEADER = 'x-twilio-email-event-webhook-signature';
 const TIMESTAMP_HEADER = 'x-twilio-email-event-webhook-timestamp';
@@ -22,19 +23,18 @@ const STATUS_BY_EVENT: Record<string, Status> = {
 };
 
 const publicKeys = new Map<string, KeyObject>();
-const MAX_KEY = 255;
-const MAX_ADDRESS = 320;
 
 /**
  * Twilio SendGrid Event Webhook. Batches are JSON arrays; the Signed Event Webhook signs
  * `timestamp header + raw body` with ECDSA P-256/SHA-256 (DER signature, SPKI public key, both base64).
  */
-export const sendgrid: ProviderAdapter = {
+export const sendgrid = {
   id: 'sendgrid',
   displayName: 'Twilio SendGrid',
   contentTypes: ['application/json'],
+  auth: 'signature' as const,
 
-  checkSigningKey(key) {
+  checkSigningKey(key: string) {
     try {
       const parsed = publicKey(key);
       if (parsed.asymmetricKeyType !== 'ec' || parsed.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
@@ -46,7 +46,7 @@ export const sendgrid: ProviderAdapter = {
     }
   },
 
-  verify(request, signingKey): VerifyResult {
+  verify(request: InboundRequest, signingKey: string): VerifyResult {
     const signature = request.headers.get(SIGNATURE_HEADER);
     const timestamp = request.headers.get(TIMESTAMP_HEADER);
     if (!signature || !timestamp) {
@@ -68,7 +68,7 @@ export const sendgrid: ProviderAdapter = {
     return valid ? { ok: true } : { ok: false, code: 'MT_ERR_SIGNATURE_INVALID', reason: 'the SendGrid signature does not match this body and key' };
   },
 
-  parse(request) {
+  parse(request: InboundRequest) {
     const text = request.rawBody.toString('utf8');
     let body: unknown;
     try {
@@ -94,15 +94,13 @@ function parseEvent(item: Record<string, unknown>, raw: string, receivedAt: numb
   if (nativeType === 'bounce' && item.type === 'blocked') status = 'blocked';
 
   const eventId = text(item.sg_event_id);
-  const dedupeKey = eventId ? `${eventId}:${nativeType}` : `sha256:${createHash('sha256').update(raw).digest('base64url')}`;
   return {
     status,
     nativeType: nativeType || '(none)',
-    occurredAt: occurredAtOf(item.timestamp, receivedAt),
-    // The docs' sample batch gives every event the same sg_event_id, so the type is part of the key. Keys and
-    // ids go into database indexes, whose entries have a size limit: longer ones are hashed or left out.
-    dedupeKey: dedupeKey.length <= MAX_KEY ? dedupeKey : `sha256-id:${createHash('sha256').update(dedupeKey).digest('base64url')}`,
-    providerMessageId: bounded(messageIdOf(item), MAX_KEY),
+    occurredAt: fromUnixSeconds(item.timestamp, receivedAt),
+    // The docs' sample batch gives every event the same sg_event_id, so the type is part of the key.
+    dedupeKey: eventId ? dedupeKey(`${eventId}:${nativeType}`) : rawDedupeKey(raw),
+    providerMessageId: bounded(messageIdOf(item)),
     mailtrailId: text(item.mailtrail_id),
     recipient: bounded(text(item.email)?.toLowerCase(), MAX_ADDRESS),
     bounceType: status === 'bounced' || status === 'blocked' ? bounceTypeOf(item) : undefined,
@@ -136,27 +134,6 @@ function bounceTypeOf(item: Record<string, unknown>): BounceType {
   if (status.startsWith('5')) return 'hard';
   if (status.startsWith('4')) return 'soft';
   return 'undetermined';
-}
-
-function bounded(value: string | undefined, max: number): string | undefined {
-  return value !== undefined && value.length <= max ? value : undefined;
-}
-
-/** Unix seconds; a value no clock could produce (before 1970, after year 5000) is treated as absent. */
-function occurredAtOf(timestamp: unknown, receivedAt: number): number {
-  const seconds = typeof timestamp === 'string' && /^\d+(\.\d+)?$/.test(timestamp) ? Number(timestamp) : timestamp;
-  return typeof seconds === 'number' && Number.isFinite(seconds) && seconds > 0 && seconds < 95_617_584_000 ? Math.round(seconds * 1000) : receivedAt;
-}
-
-function attemptsOf(value: unknown): number | undefined {
-  const number = typeof value === 'number' ? value : typeof value === 'string' && /^\d{1,9}$/.test(value) ? Number(value) : Number.NaN;
-  return Number.isInteger(number) && number >= 0 && number <= 1_000_000 ? number : undefined;
-}
-
-/** A field as text; an empty string counts as absent. (The store makes text storable, see storableText.) */
-function text(value: unknown): string | undefined {
-  const string = typeof value === 'string' ? value : typeof value === 'number' && Number.isFinite(value) ? String(value) : undefined;
-  return string === '' ? undefined : string;
 }
 
 function publicKey(base64: string): KeyObject {

@@ -13,6 +13,8 @@ import type {
   IngestBatch,
   IngestResult,
   Integration,
+  IntegrationNotice,
+  NonceClaim,
   Message,
   MessageFilter,
   NewMessage,
@@ -377,6 +379,64 @@ export class KyselyStore implements Store {
   async pruneIdempotencyKeys(olderThan: number): Promise<number> {
     const result = await this.db.deleteFrom('idempotency_keys').where('created_at', '<', olderThan).executeTakeFirst();
     return Number(result.numDeletedRows);
+  }
+
+  async claimNonce(input: { integrationId: string; nonce: string; bodyHash: string; now: number }): Promise<NonceClaim> {
+    const inserted = await this.db
+      .insertInto('inbound_nonces')
+      .values({ integration_id: input.integrationId, nonce: input.nonce, body_hash: input.bodyHash, created_at: input.now })
+      .onConflict((conflict) => conflict.doNothing())
+      .executeTakeFirst();
+    if (Number(inserted.numInsertedOrUpdatedRows ?? 0n) > 0) return 'new';
+    const row = await this.db
+      .selectFrom('inbound_nonces')
+      .select('body_hash')
+      .where('integration_id', '=', input.integrationId)
+      .where('nonce', '=', input.nonce)
+      .executeTakeFirst();
+    // Pruned between the two statements: the nonce is older than any window that accepts it.
+    return row?.body_hash === input.bodyHash ? 'retry' : 'replay';
+  }
+
+  async pruneNonces(olderThan: number): Promise<number> {
+    const result = await this.db.deleteFrom('inbound_nonces').where('created_at', '<', olderThan).executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+
+  async addIntegrationNotice(notice: IntegrationNotice): Promise<void> {
+    await this.db
+      .insertInto('integration_notices')
+      .values({
+        id: notice.id,
+        environment_id: notice.environmentId,
+        integration_id: notice.integrationId,
+        kind: notice.kind,
+        topic: notice.topic,
+        detail: notice.detail,
+        created_at: notice.createdAt,
+      })
+      .execute();
+  }
+
+  async listIntegrationNotices(environmentId: string, integrationId: string, limit: number): Promise<IntegrationNotice[]> {
+    const rows = await this.db
+      .selectFrom('integration_notices')
+      .selectAll()
+      .where('environment_id', '=', environmentId)
+      .where('integration_id', '=', integrationId)
+      .orderBy('created_at', 'desc')
+      .orderBy('id', 'desc')
+      .limit(limit)
+      .execute();
+    return rows.map((row) => ({
+      id: row.id,
+      environmentId: row.environment_id,
+      integrationId: row.integration_id,
+      kind: row.kind,
+      topic: row.topic,
+      detail: row.detail,
+      createdAt: Number(row.created_at),
+    }));
   }
 }
 

@@ -145,5 +145,35 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('idempotency_keys_by_age').on('idempotency_keys').column('created_at').execute();
       },
     },
+    '0002_providers': {
+      async up(db: Kysely<any>) {
+        // Per-integration options that are not secret (e.g. the SNS topics an integration accepts), as JSON.
+        await db.schema.alterTable('integrations').addColumn('settings', 'text', (column) => column.notNull().defaultTo('{}')).execute();
+
+        // Values a provider promises to sign once (Mailgun's token): the same one with another body is a replay.
+        await db.schema
+          .createTable('inbound_nonces')
+          .addColumn('integration_id', 'text', (column) => column.notNull())
+          .addColumn('nonce', 'text', (column) => column.notNull())
+          .addColumn('body_hash', 'text', (column) => column.notNull())
+          .addColumn('created_at', time, (column) => column.notNull())
+          .addPrimaryKeyConstraint('inbound_nonces_pk', ['integration_id', 'nonce'])
+          .execute();
+        await db.schema.createIndex('inbound_nonces_by_age').on('inbound_nonces').column('created_at').execute();
+
+        // What happened to an integration besides events: SNS subscriptions confirmed or ended.
+        await db.schema
+          .createTable('integration_notices')
+          .addColumn('id', 'text', (column) => column.primaryKey())
+          .addColumn('environment_id', 'text', (column) => column.notNull())
+          .addColumn('integration_id', 'text', (column) => column.notNull())
+          .addColumn('kind', 'text', (column) => column.notNull())
+          .addColumn('topic', 'text')
+          .addColumn('detail', 'text', (column) => column.notNull())
+          .addColumn('created_at', time, (column) => column.notNull())
+          .execute();
+        await db.schema.createIndex('integration_notices_by_integration').on('integration_notices').columns(['environment_id', 'integration_id', 'created_at']).execute();
+      },
+    },
   };
 }

@@ -17,9 +17,15 @@ export function integrationFromRow(row: IntegrationTable): Integration {
     allowUnsigned: Boolean(row.allow_unsigned),
     signingKeyEnc: row.signing_key_enc,
     credentialsEnc: row.credentials_enc,
+    settings: parseSettings(row.settings),
     createdAt: Number(row.created_at),
     updatedAt: Number(row.updated_at),
   };
+}
+
+function parseSettings(text: string): Record<string, unknown> {
+  const value: unknown = JSON.parse(text);
+  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
 }
 
 export function integrationToRow(integration: Integration): IntegrationTable {
@@ -32,6 +38,7 @@ export function integrationToRow(integration: Integration): IntegrationTable {
     allow_unsigned: integration.allowUnsigned ? 1 : 0,
     signing_key_enc: integration.signingKeyEnc,
     credentials_enc: integration.credentialsEnc,
+    settings: JSON.stringify(integration.settings),
     created_at: integration.createdAt,
     updated_at: integration.updatedAt,
   };

@@ -9,6 +9,8 @@ export interface Database {
   message_tags: MessageTagTable;
   events: EventTable;
   idempotency_keys: IdempotencyKeyTable;
+  inbound_nonces: InboundNonceTable;
+  integration_notices: IntegrationNoticeTable;
 }
 
 export interface EnvironmentTable {
@@ -35,6 +37,7 @@ export interface IntegrationTable {
   allow_unsigned: number;
   signing_key_enc: string | null;
   credentials_enc: string | null;
+  settings: string;
   created_at: number;
   updated_at: number;
 }
@@ -116,6 +119,23 @@ export interface IdempotencyKeyTable {
   response: string | null;
   created_at: number;
   seq?: Generated<number>;
+}
+
+export interface InboundNonceTable {
+  integration_id: string;
+  nonce: string;
+  body_hash: string;
+  created_at: number;
+}
+
+export interface IntegrationNoticeTable {
+  id: string;
+  environment_id: string;
+  integration_id: string;
+  kind: string;
+  topic: string | null;
+  detail: string;
+  created_at: number;
 }
 
 export type MessageRow = MessageTable;

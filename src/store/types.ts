@@ -18,9 +18,25 @@ export interface Integration {
   /** Encrypted with the master key; the store never sees the clear text. */
   signingKeyEnc: string | null;
   credentialsEnc: string | null;
+  /** Options that are not secret, read by the provider's adapter (e.g. `topicArns` for Amazon SES). */
+  settings: Record<string, unknown>;
   createdAt: number;
   updatedAt: number;
 }
+
+/** Something that happened to an integration besides events, such as an SNS subscription being confirmed. */
+export interface IntegrationNotice {
+  id: string;
+  environmentId: string;
+  integrationId: string;
+  kind: string;
+  topic: string | null;
+  detail: string;
+  createdAt: number;
+}
+
+/** `new`: first use; `retry`: the same nonce with the same body again; `replay`: the same nonce with another body. */
+export type NonceClaim = 'new' | 'retry' | 'replay';
 
 export type MessageOrigin = 'api' | 'provider';
 
@@ -159,4 +175,11 @@ export interface Store {
   completeIdempotencyKey(input: { environmentId: string; integrationId: string; key: string; response: string }): Promise<void>;
   releaseIdempotencyKey(input: { environmentId: string; integrationId: string; key: string }): Promise<void>;
   pruneIdempotencyKeys(olderThan: number): Promise<number>;
+
+  /** Records a provider's single-use value (see VerifyResult.nonce), bound to the body it came with. */
+  claimNonce(input: { integrationId: string; nonce: string; bodyHash: string; now: number }): Promise<NonceClaim>;
+  pruneNonces(olderThan: number): Promise<number>;
+
+  addIntegrationNotice(notice: IntegrationNotice): Promise<void>;
+  listIntegrationNotices(environmentId: string, integrationId: string, limit: number): Promise<IntegrationNotice[]>;
 }

@@ -60,7 +60,7 @@ export function inboundRoutes(context: AppContext, hooks: ConstructorParameters<
       const output = await receiveInbound(context, {
         environmentId,
         integrationId,
-        url: c.req.url,
+        url: publicRequestUrl(context.publicUrl, c.req.url),
         headers,
         contentType: c.req.header('content-type') ?? '',
         contentLength: declaredLength && /^\d+$/.test(declaredLength) ? Number(declaredLength) : null,
@@ -74,5 +74,19 @@ export function inboundRoutes(context: AppContext, hooks: ConstructorParameters<
       });
   });
 
+  // Providers check that a URL answers before saving it (Mandrill sends HEAD). The answer is the same for every
+  // id, so it tells nothing about which integrations exist.
+  app.on(['HEAD', 'GET'], '/v2/inbound-webhooks/delivery-providers/:environmentId/:integrationId', (c) => c.body(null, 200));
+
   return app;
+}
+
+/**
+ * The URL the provider was given: PUBLIC_URL, then the path from `/v2/` on and the query. Behind a proxy or a
+ * mount point the server sees another host and prefix; Mandrill signs the URL exactly as it was configured.
+ */
+function publicRequestUrl(publicUrl: string, requestUrl: string): string {
+  const url = new URL(requestUrl);
+  const path = url.pathname.slice(Math.max(0, url.pathname.indexOf('/v2/')));
+  return `${publicUrl}${path}${url.search}`;
 }

@@ -1,7 +1,9 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import type { AppContext, AppEnv } from '../context.js';
-import { CreateIntegrationSchema, ErrorSchema, IntegrationSchema, UpdateIntegrationSchema } from '../schemas.js';
-import { integrationView } from '../views.js';
+import type { InboundCredentials } from '../../service/integrations.js';
+import type { Integration } from '../../store/types.js';
+import { CreateIntegrationSchema, ErrorSchema, IntegrationNoticeSchema, IntegrationSchema, UpdateIntegrationSchema } from '../schemas.js';
+import { integrationView, noticeView } from '../views.js';
 
 const security = [{ ApiKey: [] }];
 const errors = {
@@ -14,7 +16,8 @@ const json = <T extends z.ZodType>(schema: T, description: string) => ({ descrip
 
 export function integrationRoutes(context: AppContext, hooks: ConstructorParameters<typeof OpenAPIHono<AppEnv>>[0]) {
   const app = new OpenAPIHono<AppEnv>(hooks);
-  const view = (integration: Parameters<typeof integrationView>[0]) => integrationView(integration, context.publicUrl);
+  const view = (integration: Integration, credentials: InboundCredentials | null = null) =>
+    integrationView(integration, context.publicUrl, context.providers.get(integration.provider)?.auth ?? 'signature', credentials);
 
   app.openapi(
     createRoute({
@@ -27,8 +30,8 @@ export function integrationRoutes(context: AppContext, hooks: ConstructorParamet
       responses: { 201: json(IntegrationSchema, 'The integration, with the URL to give the provider'), ...errors },
     }),
     async (c) => {
-      const integration = await context.integrations.create(c.get('environmentId'), c.req.valid('json'));
-      return c.json(view(integration), 201);
+      const { integration, credentials } = await context.integrations.create(c.get('environmentId'), c.req.valid('json'));
+      return c.json(view(integration, credentials), 201);
     },
   );
 
@@ -41,7 +44,7 @@ export function integrationRoutes(context: AppContext, hooks: ConstructorParamet
       security,
       responses: { 200: json(z.object({ data: z.array(IntegrationSchema) }), 'Every integration of the environment'), 401: errors[401] },
     }),
-    async (c) => c.json({ data: (await context.integrations.list(c.get('environmentId'))).map(view) }, 200),
+    async (c) => c.json({ data: (await context.integrations.list(c.get('environmentId'))).map((integration) => view(integration)) }, 200),
   );
 
   app.openapi(
@@ -83,6 +86,40 @@ export function integrationRoutes(context: AppContext, hooks: ConstructorParamet
     async (c) => {
       await context.integrations.delete(c.get('environmentId'), c.req.valid('param').id);
       return c.body(null, 204);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/integrations/{id}/rotate-credentials',
+      tags: ['Integrations'],
+      summary: 'Issue new inbound credentials (providers that do not sign); the old ones stop working at once',
+      security,
+      request: { params },
+      responses: { 200: json(IntegrationSchema, 'The integration with its new credentials, shown once'), ...errors },
+    }),
+    async (c) => {
+      const { integration, credentials } = await context.integrations.rotateCredentials(c.get('environmentId'), c.req.valid('param').id);
+      return c.json(view(integration, credentials), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/integrations/{id}/notices',
+      tags: ['Integrations'],
+      summary: 'What happened to the integration besides events (SNS subscriptions confirmed or ended), newest first',
+      security,
+      request: { params },
+      responses: { 200: json(z.object({ data: z.array(IntegrationNoticeSchema) }), 'The latest 100 notices'), ...errors },
+    }),
+    async (c) => {
+      const environmentId = c.get('environmentId');
+      const integration = await context.integrations.get(environmentId, c.req.valid('param').id);
+      const notices = await context.store.listIntegrationNotices(environmentId, integration.id, 100);
+      return c.json({ data: notices.map(noticeView) }, 200);
     },
   );
 

@@ -1,0 +1,65 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { MailtrailError } from '../core/errors.js';
+import type { ProviderContext } from '../providers/types.js';
+
+export interface ProviderContextOptions {
+  /** A directory of PEM certificates named as the last segment of their URL (MAILTRAIL_SNS_CERT_DIR). */
+  certDir?: string | undefined;
+  /** The fetch used for calls to providers; tests and proxies replace it. */
+  fetch?: typeof fetch | undefined;
+  timeoutMs?: number | undefined;
+}
+
+const MAX_RESPONSE = 1 << 20;
+const CERT_FILE = /^[\w.-]+\.pem$/;
+
+/**
+ * Calls to providers' own hosts, which adapters make while verifying (SNS certificates) or answering a handshake
+ * (SNS subscription confirmation). The adapter checks each URL's host first; redirects are never followed, so a
+ * provider URL cannot lead anywhere else. Certificates are cached for the life of the process.
+ */
+export function createProviderContext(options: ProviderContextOptions = {}): ProviderContext {
+  const fetchImpl = options.fetch ?? fetch;
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  const certificates = new Map<string, Promise<string>>();
+
+  async function fetchText(url: string): Promise<{ status: number; body: string }> {
+    let response: Response;
+    try {
+      response = await fetchImpl(url, { redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) });
+    } catch (error) {
+      throw new MailtrailError('MT_ERR_PROVIDER_UNREACHABLE', `could not reach ${new URL(url).host}`, { cause: error });
+    }
+    const body = Buffer.from(await response.arrayBuffer());
+    return { status: response.status, body: body.subarray(0, MAX_RESPONSE).toString('utf8') };
+  }
+
+  async function loadCertificate(url: string): Promise<string> {
+    const file = new URL(url).pathname.split('/').pop() ?? '';
+    if (options.certDir && CERT_FILE.test(file)) {
+      const local = await readFile(join(options.certDir, file), 'utf8').catch(() => null);
+      if (local !== null) return local;
+    }
+    const { status, body } = await fetchText(url);
+    if (status !== 200 || !body.includes('-----BEGIN CERTIFICATE-----')) {
+      throw new MailtrailError('MT_ERR_PROVIDER_UNREACHABLE', `the signing certificate at ${url} could not be fetched (HTTP ${status})`);
+    }
+    return body;
+  }
+
+  return {
+    fetchText,
+    certificate(url) {
+      let pending = certificates.get(url);
+      if (!pending) {
+        pending = loadCertificate(url);
+        // A failed download is not cached: the provider's retry tries again.
+        pending.catch(() => certificates.delete(url));
+        if (certificates.size > 100) certificates.clear();
+        certificates.set(url, pending);
+      }
+      return pending;
+    },
+  };
+}
