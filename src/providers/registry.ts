@@ -1,9 +1,10 @@
 import { MailtrailError } from '../core/errors.js';
 import type { ProviderAdapter } from './types.js';
+import { resend } from './resend.js';
 import { sendgrid } from './sendgrid.js';
 
 /** Every provider Mailtrail ships. */
-export const BUILT_IN_PROVIDERS: readonly ProviderAdapter[] = [sendgrid];
+export const BUILT_IN_PROVIDERS: readonly ProviderAdapter[] = [sendgrid, resend];
 
 const PROVIDER_ID = /^[a-z][a-z0-9_-]{1,39}$/;
 
