@@ -1,10 +1,11 @@
 import { MailtrailError } from '../core/errors.js';
 import type { ProviderAdapter } from './types.js';
+import { amazonSes } from './amazon-ses.js';
 import { resend } from './resend.js';
 import { sendgrid } from './sendgrid.js';
 
 /** Every provider Mailtrail ships. */
-export const BUILT_IN_PROVIDERS: readonly ProviderAdapter[] = [sendgrid, resend];
+export const BUILT_IN_PROVIDERS: readonly ProviderAdapter[] = [sendgrid, resend, amazonSes];
 
 const PROVIDER_ID = /^[a-z][a-z0-9_-]{1,39}$/;
 
