@@ -1,11 +1,16 @@
 import { MailtrailError } from '../core/errors.js';
 import type { ProviderAdapter } from './types.js';
 import { amazonSes } from './amazon-ses.js';
+import { brevo } from './brevo.js';
+import { generic } from './generic.js';
+import { mailjet } from './mailjet.js';
+import { postmark } from './postmark.js';
 import { resend } from './resend.js';
 import { sendgrid } from './sendgrid.js';
+import { sparkpost } from './sparkpost.js';
 
 /** Every provider Mailtrail ships. */
-export const BUILT_IN_PROVIDERS: readonly ProviderAdapter[] = [sendgrid, resend, amazonSes];
+export const BUILT_IN_PROVIDERS: readonly ProviderAdapter[] = [sendgrid, resend, amazonSes, postmark, sparkpost, mailjet, brevo, generic];
 
 const PROVIDER_ID = /^[a-z][a-z0-9_-]{1,39}$/;
 

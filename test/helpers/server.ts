@@ -11,17 +11,25 @@ export interface TestServer {
   storage: TestStore;
   /** Calls the management API with this environment's key. */
   api(path: string, init?: { method?: string; body?: unknown; apiKey?: string }): Promise<{ status: number; body: any; headers: Headers }>;
+  /** Posts a raw body to an integration's inbound URL. */
+  inbound(integrationId: string, body: string | Buffer, headers: Record<string, string>): Promise<{ status: number; body: any; headers: Headers }>;
   stop(): Promise<void>;
 }
 
 /** A real Mailtrail on a loopback port, on a fresh database of the given dialect. */
-export async function startServer(dialect: 'sqlite' | 'postgres', options: { bodyLimit?: number } = {}): Promise<TestServer> {
+export async function startServer(
+  dialect: 'sqlite' | 'postgres',
+  options: { bodyLimit?: number; snsCertDir?: string; providerFetch?: typeof fetch; now?: () => number } = {},
+): Promise<TestServer> {
   const storage = await freshStore(dialect);
   const mailtrail = await createMailtrail({
     store: storage.store,
     secret: generateMasterSecret(),
     publicUrl: 'https://mailtrail.example.com',
     bodyLimit: options.bodyLimit,
+    snsCertDir: options.snsCertDir,
+    providerFetch: options.providerFetch,
+    now: options.now,
   });
   const { environmentId, apiKey } = await mailtrail.createEnvironment('test');
   const server = await mailtrail.listen({ port: 0, host: '127.0.0.1' });
@@ -37,6 +45,11 @@ export async function startServer(dialect: 'sqlite' | 'postgres', options: { bod
         headers: { authorization: `ApiKey ${init.apiKey ?? apiKey}`, ...(init.body === undefined ? {} : { 'content-type': 'application/json' }) },
         body: init.body === undefined ? undefined : JSON.stringify(init.body),
       });
+      const text = await response.text();
+      return { status: response.status, body: text ? JSON.parse(text) : null, headers: response.headers };
+    },
+    async inbound(integrationId, body, headers) {
+      const response = await fetch(`${server.url}/v2/inbound-webhooks/delivery-providers/${environmentId}/${integrationId}`, { method: 'POST', headers, body });
       const text = await response.text();
       return { status: response.status, body: text ? JSON.parse(text) : null, headers: response.headers };
     },

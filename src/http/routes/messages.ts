@@ -36,14 +36,17 @@ export function messageRoutes(context: AppContext, hooks: ConstructorParameters<
       const body = c.req.valid('json');
       const integration = await context.store.getIntegration(environmentId, body.integrationId);
       if (!integration) throw new MailtrailError('MT_ERR_INTEGRATION_NOT_FOUND', `no integration ${body.integrationId} in this environment`);
+      const adapter = context.providers.get(integration.provider);
+      const normalize = (id: string) => adapter?.normalizeMessageId?.(id) ?? id;
       const result = await context.store.registerMessage(
         {
           environmentId,
           integrationId: integration.id,
           provider: integration.provider,
           id: body.id,
-          // Some providers hand out ids in angle brackets (Message-ID style); events carry them bare.
-          providerMessageId: body.providerMessageId.replace(/^<(.*)>$/, '$1'),
+          // Some providers hand out ids in angle brackets (Message-ID style); events carry them bare. An adapter
+          // may know more about the form its events use.
+          providerMessageId: normalize(body.providerMessageId.replace(/^<(.*)>$/, '$1')),
           recipient: body.to.toLowerCase(),
           from: body.from,
           subject: body.subject,

@@ -1,0 +1,229 @@
+import { createSign } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MailtrailError } from '../src/index.js';
+import { standardWebhooksKey, standardWebhooksSignature } from '../src/providers/standard-webhooks.js';
+import { startServer, type TestServer } from './helpers/server.js';
+import { DIALECTS } from './helpers/stores.js';
+
+const svix = JSON.parse(readFileSync(new URL('./fixtures/resend/svix.json', import.meta.url), 'utf8'));
+const sns = JSON.parse(readFileSync(new URL('./fixtures/amazon-ses/aws-ses-sns.json', import.meta.url), 'utf8'));
+const RESEND_SECRET: string = svix.official_vectors[0].secret;
+
+/** Resend's headers for a body, signed now (or at `at`) with the Svix test secret. */
+function signResend(body: string, id: string, at = Date.now()): Record<string, string> {
+  const timestamp = String(Math.floor(at / 1000));
+  return {
+    'content-type': 'application/json',
+    'svix-id': id,
+    'svix-timestamp': timestamp,
+    'svix-signature': standardWebhooksSignature(standardWebhooksKey(RESEND_SECRET)!, id, timestamp, body),
+  };
+}
+
+/** An SNS message signed with the fixture's throwaway key, whose certificate the server reads from its cert dir. */
+function signSns(message: Record<string, string>): string {
+  const fields =
+    message.Type === 'Notification'
+      ? ['Message', 'MessageId', 'Subject', 'Timestamp', 'TopicArn', 'Type']
+      : ['Message', 'MessageId', 'SubscribeURL', 'Timestamp', 'Token', 'TopicArn', 'Type'];
+  const signer = createSign('RSA-SHA256');
+  signer.update(fields.filter((field) => message[field] !== undefined).map((field) => `${field}\n${message[field]}\n`).join(''));
+  const signature = signer.sign(sns.constructed_vectors.test_private_key_pem, 'base64');
+  return JSON.stringify({ ...message, SignatureVersion: '2', SigningCertURL: sns.constructed_vectors.signing_cert_url, Signature: signature });
+}
+
+const TOPIC = 'arn:aws:sns:us-east-1:123456789012:ses-events';
+const snsHeaders = { 'content-type': 'text/plain; charset=UTF-8', 'x-amz-sns-message-type': 'Notification' };
+
+for (const dialect of DIALECTS) {
+  describe(`${dialect}: Resend, Amazon SES and generic events over HTTP`, () => {
+    let server: TestServer;
+    let certDir: string;
+    let fakeSns: Server;
+    const snsRequests: string[] = [];
+
+    beforeAll(async () => {
+      certDir = mkdtempSync(join(tmpdir(), 'mailtrail-sns-certs-'));
+      for (const [url, pem] of [
+        [sns.signing_certificate.url, sns.signing_certificate.pem],
+        [sns.constructed_vectors.signing_cert_url, sns.constructed_vectors.test_certificate_pem],
+      ]) {
+        writeFileSync(join(certDir, new URL(url).pathname.slice(1)), pem);
+      }
+      // SNS's ConfirmSubscription endpoint, on loopback; the server's provider fetch is pointed at it.
+      fakeSns = createServer((request, response) => {
+        snsRequests.push(request.url!);
+        const arn = `${new URL(request.url!, 'http://x').searchParams.get('TopicArn')}:2bcfbf39-05c3-41de-beaa-fcfcc21c8f55`;
+        response.writeHead(200, { 'content-type': 'text/xml' }).end(
+          `<ConfirmSubscriptionResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><ConfirmSubscriptionResult><SubscriptionArn>${arn}</SubscriptionArn></ConfirmSubscriptionResult></ConfirmSubscriptionResponse>`,
+        );
+      });
+      await new Promise<void>((resolve) => fakeSns.listen(0, '127.0.0.1', resolve));
+      const snsPort = (fakeSns.address() as AddressInfo).port;
+      const providerFetch: typeof fetch = (input, init) => {
+        const url = new URL(String(input));
+        if (!url.hostname.endsWith('.amazonaws.com')) throw new Error(`the test only reaches SNS, not ${url.hostname}`);
+        return fetch(`http://127.0.0.1:${snsPort}${url.pathname}${url.search}`, init);
+      };
+      server = await startServer(dialect, { snsCertDir: certDir, providerFetch });
+    });
+    afterAll(async () => {
+      await server.stop();
+      fakeSns.close();
+      rmSync(certDir, { recursive: true, force: true });
+    });
+
+    describe('Resend', () => {
+      let integrationId: string;
+      beforeAll(async () => {
+        const created = await server.api('/v1/integrations', { body: { providerId: 'resend', name: 'Resend', signingKey: RESEND_SECRET } });
+        expect(created.body).toMatchObject({ authScheme: 'signature', hasSigningKey: true, hasCredentials: false });
+        integrationId = created.body.id;
+      });
+
+      it('stores a signed event once, however often Svix retries it', async () => {
+        const body = JSON.stringify({
+          type: 'email.delivered',
+          created_at: '2026-11-21T10:00:00.000Z',
+          data: { email_id: 're_1', to: ['Ana@example.com'], tags: [{ name: 'mailtrail_id', value: 'msg_unknown' }] },
+        });
+        const first = await server.inbound(integrationId, body, signResend(body, 'msg_svix_1'));
+        expect(first.status).toBe(200);
+        expect(first.body).toEqual([{ id: expect.stringMatching(/^evt_/), event: { status: 'delivered', date: '2026-11-21T10:00:00.000Z', externalId: 're_1', row: body } }]);
+        const retry = await server.inbound(integrationId, body, signResend(body, 'msg_svix_1'));
+        expect(retry.body).toEqual(first.body);
+        const feed = await server.api(`/v1/messages?integrationId=${integrationId}`);
+        expect(feed.body.data).toHaveLength(1);
+        expect(feed.body.data[0]).toMatchObject({ providerMessageId: 're_1', to: 'ana@example.com', state: { status: 'delivered' } });
+      });
+
+      it('refuses a stale signature, a wrong one and a missing one, storing nothing', async () => {
+        const body = JSON.stringify({ type: 'email.opened', created_at: '2026-11-21T10:01:00.000Z', data: { email_id: 're_1', to: ['ana@example.com'] } });
+        const stale = await server.inbound(integrationId, body, signResend(body, 'msg_svix_2', Date.now() - 301_000));
+        expect(stale).toMatchObject({ status: 401, body: { error: { code: 'MT_ERR_SIGNATURE_EXPIRED' } } });
+        const tampered = await server.inbound(integrationId, body.replace('opened', 'clicked'), signResend(body, 'msg_svix_2'));
+        expect(tampered).toMatchObject({ status: 401, body: { error: { code: 'MT_ERR_SIGNATURE_INVALID' } } });
+        const unsigned = await server.inbound(integrationId, body, { 'content-type': 'application/json', authorization: `ApiKey ${server.apiKey}` });
+        expect(unsigned).toMatchObject({ status: 401, body: { error: { code: 'MT_ERR_SIGNATURE_MISSING' } } });
+        const events = await server.api(`/v1/events?integrationId=${integrationId}`);
+        expect(events.body.data.map((event: { status: string }) => event.status)).toEqual(['delivered']);
+      });
+    });
+
+    describe('Amazon SES through SNS', () => {
+      let integrationId: string;
+      beforeAll(async () => {
+        const created = await server.api('/v1/integrations', { body: { providerId: 'amazon-ses', name: 'SES', settings: { topicArns: [TOPIC, 'arn:aws:sns:us-west-2:123456789012:MyTopic'] } } });
+        expect(created.status).toBe(201);
+        expect(created.body).toMatchObject({ authScheme: 'certificate', hasSigningKey: false, settings: { topicArns: [TOPIC, 'arn:aws:sns:us-west-2:123456789012:MyTopic'] } });
+        integrationId = created.body.id;
+      });
+
+      it('confirms the subscription with SNS and records it', async () => {
+        const confirmation = sns.constructed_vectors.vectors.find((vector: { message: { Type: string } }) => vector.message.Type === 'SubscriptionConfirmation').message;
+        const response = await server.inbound(integrationId, JSON.stringify(confirmation), { ...snsHeaders, 'x-amz-sns-message-type': 'SubscriptionConfirmation' });
+        expect(response).toMatchObject({ status: 200, body: [] });
+        expect(snsRequests).toEqual([new URL(confirmation.SubscribeURL).pathname + new URL(confirmation.SubscribeURL).search]);
+        const notices = await server.api(`/v1/integrations/${integrationId}/notices`);
+        expect(notices.body.data).toEqual([
+          expect.objectContaining({ kind: 'subscription_confirmed', topic: confirmation.TopicArn, detail: expect.stringContaining('2bcfbf39-05c3-41de-beaa-fcfcc21c8f55') }),
+        ]);
+      });
+
+      it('stores one event per bounced recipient at the bounce time, attached to the registered message, once', async () => {
+        const registered = await server.api('/v1/messages', { body: { integrationId, providerMessageId: 'ses-m-1', to: 'jane@example.com' } });
+        expect(registered.status).toBe(201);
+        const bounce = {
+          notificationType: 'Bounce',
+          bounce: {
+            bounceType: 'Permanent',
+            bounceSubType: 'General',
+            bouncedRecipients: [{ emailAddress: 'jane@example.com', diagnosticCode: 'smtp; 550 5.1.1 user unknown' }, { emailAddress: 'richard@example.com' }],
+            timestamp: '2026-11-21T11:00:00.000Z',
+          },
+          mail: { timestamp: '2026-11-21T10:59:00.000Z', messageId: 'ses-m-1', destination: ['jane@example.com', 'richard@example.com'] },
+        };
+        const body = signSns({ Type: 'Notification', MessageId: 'sns-1', TopicArn: TOPIC, Message: JSON.stringify(bounce), Timestamp: '2026-11-21T11:00:01.000Z' });
+        const first = await server.inbound(integrationId, body, snsHeaders);
+        expect(first.status).toBe(200);
+        expect(first.body.map((item: { event: { status: string; date: string } }) => [item.event.status, item.event.date])).toEqual([
+          ['bounced', '2026-11-21T11:00:00.000Z'],
+          ['bounced', '2026-11-21T11:00:00.000Z'],
+        ]);
+        expect((await server.inbound(integrationId, body, snsHeaders)).body).toEqual(first.body);
+        const message = await server.api(`/v1/messages/${registered.body.id}`);
+        expect(message.body).toMatchObject({ state: { status: 'bounced', bounceType: 'hard', reason: 'smtp; 550 5.1.1 user unknown' } });
+        expect(message.body.timeline).toHaveLength(1);
+      });
+
+      it('refuses a topic the integration does not list, a forged signature and raw delivery', async () => {
+        const message = JSON.stringify({ eventType: 'Send', mail: { messageId: 'ses-m-2', destination: ['a@example.com'] }, send: {} });
+        const otherTopic = signSns({ Type: 'Notification', MessageId: 'sns-2', TopicArn: 'arn:aws:sns:us-east-1:123456789012:other', Message: message, Timestamp: '2026-11-21T11:00:00.000Z' });
+        expect(await server.inbound(integrationId, otherTopic, snsHeaders)).toMatchObject({ status: 403, body: { error: { code: 'MT_ERR_FORBIDDEN' } } });
+        const signed = signSns({ Type: 'Notification', MessageId: 'sns-3', TopicArn: TOPIC, Message: message, Timestamp: '2026-11-21T11:00:00.000Z' });
+        const forged = signed.replace('ses-m-2', 'ses-m-3');
+        expect(await server.inbound(integrationId, forged, snsHeaders)).toMatchObject({ status: 401, body: { error: { code: 'MT_ERR_SIGNATURE_INVALID' } } });
+        expect(await server.inbound(integrationId, message, { ...snsHeaders, 'x-amz-sns-rawdelivery': 'true' })).toMatchObject({ status: 401 });
+        const events = await server.api(`/v1/events?integrationId=${integrationId}&providerMessageId=ses-m-3`);
+        expect(events.body.data).toEqual([]);
+      });
+
+      it('verifies the real AWS-signed message with the certificate from the cert dir', async () => {
+        const open = await server.api('/v1/integrations', { body: { providerId: 'amazon-ses', name: 'SES, any topic' } });
+        const response = await server.inbound(open.body.id, sns.official_vectors[1].raw_body, snsHeaders);
+        expect(response).toMatchObject({ status: 200, body: [] }); // a topic test message: stored as ignored
+        const events = await server.api(`/v1/events?integrationId=${open.body.id}&includeIgnored=true`);
+        expect(events.body.data).toEqual([expect.objectContaining({ status: null, nativeType: 'sns:Notification' })]);
+      });
+
+      it('refuses a signing key: SNS is verified by its certificate', async () => {
+        const created = await server.api('/v1/integrations', { body: { providerId: 'amazon-ses', name: 'x', signingKey: 'abc' } });
+        expect(created).toMatchObject({ status: 400, body: { error: { code: 'MT_ERR_VALIDATION' } } });
+      });
+    });
+
+    describe('generic and custom providers', () => {
+      it('takes normalized events with the API key only', async () => {
+        const created = await server.api('/v1/integrations', { body: { providerId: 'generic', name: 'internal MTA' } });
+        expect(created.body.authScheme).toBe('apiKey');
+        const body = JSON.stringify([{ id: 'mta-1', event: { status: 'delivered', date: '2026-11-21T12:00:00Z', externalId: 'mta-msg-1', response: '250 ok' }, recipient: 'bo@example.com' }]);
+        const json = { 'content-type': 'application/json' };
+        expect(await server.inbound(created.body.id, body, json)).toMatchObject({ status: 401, body: { error: { code: 'MT_ERR_UNAUTHORIZED' } } });
+        const accepted = await server.inbound(created.body.id, body, { ...json, authorization: `Bearer ${server.apiKey}` });
+        expect(accepted.body).toEqual([{ id: expect.stringMatching(/^evt_/), event: { status: 'delivered', date: '2026-11-21T12:00:00.000Z', externalId: 'mta-msg-1', response: '250 ok', row: body.slice(1, -1) } }]);
+        const bad = await server.inbound(created.body.id, '[{"event":{"status":"exploded","date":"2026-11-21T12:00:00Z"}}]', { ...json, authorization: `Bearer ${server.apiKey}` });
+        expect(bad).toMatchObject({ status: 400, body: { error: { code: 'MT_ERR_INVALID_BODY' } } });
+      });
+
+      it('runs a parser registered by the embedding app through the same pipeline, with its verify', async () => {
+        server.mailtrail.registerParser(
+          'acme-mail',
+          (request) => {
+            const { ref, state, at } = JSON.parse(request.rawBody.toString()) as { ref: string; state: string; at: string };
+            return [{ status: state === 'ok' ? 'delivered' : 'bounced', nativeType: state, occurredAt: Date.parse(at), dedupeKey: `${ref}:${state}`, providerMessageId: ref, recipient: 'cy@example.com', raw: request.rawBody.toString() }];
+          },
+          { displayName: 'Acme Mail', verify: (request, key) => (request.headers.get('x-acme-token') === key ? { ok: true } : { ok: false, code: 'MT_ERR_SIGNATURE_INVALID', reason: 'bad token' }) },
+        );
+        expect(() => server.mailtrail.registerParser('sendgrid', () => [])).toThrow(MailtrailError);
+        const created = await server.api('/v1/integrations', { body: { providerId: 'acme-mail', name: 'Acme', signingKey: 's3cret' } });
+        expect(created.status).toBe(201);
+        const body = '{"ref":"acme-1","state":"ok","at":"2026-11-21T13:00:00Z"}';
+        expect((await server.inbound(created.body.id, body, { 'content-type': 'application/json', 'x-acme-token': 'nope' })).status).toBe(401);
+        const accepted = await server.inbound(created.body.id, body, { 'content-type': 'application/json', 'x-acme-token': 's3cret' });
+        expect(accepted.body).toEqual([{ id: expect.stringMatching(/^evt_/), event: { status: 'delivered', date: '2026-11-21T13:00:00.000Z', externalId: 'acme-1', row: body } }]);
+      });
+
+      it('answers HEAD and GET on an inbound URL (providers check the URL before saving it) the same for any id', async () => {
+        for (const method of ['HEAD', 'GET']) {
+          const response = await fetch(`${server.url}/v2/inbound-webhooks/delivery-providers/env_nope/int_nope`, { method });
+          expect(response.status).toBe(200);
+        }
+      });
+    });
+  });
+}
