@@ -1,6 +1,6 @@
 import { createSign } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -184,6 +184,64 @@ for (const dialect of DIALECTS) {
       it('refuses a signing key: SNS is verified by its certificate', async () => {
         const created = await server.api('/v1/integrations', { body: { providerId: 'amazon-ses', name: 'x', signingKey: 'abc' } });
         expect(created).toMatchObject({ status: 400, body: { error: { code: 'MT_ERR_VALIDATION' } } });
+      });
+    });
+
+    describe('providers that do not sign: generated credentials', () => {
+      const delivery = (id: string) =>
+        JSON.stringify({ RecordType: 'Delivery', MessageID: id, Recipient: 'dee@example.com', DeliveredAt: '2026-11-21T14:00:00Z', Details: 'smtp;250 ok', Metadata: {} });
+
+      it('shows the credentials once, refuses requests without them, and accepts them as Basic auth', async () => {
+        const created = await server.api('/v1/integrations', { body: { providerId: 'postmark', name: 'Postmark' } });
+        expect(created.body).toMatchObject({ authScheme: 'credentials', hasCredentials: true, credentials: { username: 'mailtrail', password: expect.any(String) } });
+        const { id, credentials, authenticatedWebhookUrl, inboundWebhookUrl } = created.body;
+        expect(authenticatedWebhookUrl).toBe(inboundWebhookUrl.replace('https://', `https://mailtrail:${credentials.password}@`));
+        const again = await server.api(`/v1/integrations/${id}`);
+        expect(again.body.credentials).toBeUndefined();
+        expect(again.body.authenticatedWebhookUrl).toBeUndefined();
+        expect(JSON.stringify(again.body)).not.toContain(credentials.password);
+
+        const json = { 'content-type': 'application/json' };
+        const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+        expect(await server.inbound(id, delivery('pm-1'), json)).toMatchObject({ status: 401, body: { error: { code: 'MT_ERR_CREDENTIALS_INVALID' } } });
+        expect(await server.inbound(id, delivery('pm-1'), { ...json, authorization: basic('mailtrail', 'wrong') })).toMatchObject({ status: 401 });
+        expect(await server.inbound(id, delivery('pm-1'), { ...json, authorization: `ApiKey ${server.apiKey}` })).toMatchObject({ status: 401 });
+        const accepted = await server.inbound(id, delivery('pm-1'), { ...json, authorization: basic('mailtrail', credentials.password) });
+        expect(accepted.body).toEqual([{ id: expect.stringMatching(/^evt_/), event: { status: 'delivered', date: '2026-11-21T14:00:00.000Z', externalId: 'pm-1', response: 'smtp;250 ok', row: delivery('pm-1') } }]);
+
+        // node:http turns the credentials of a URL into Basic auth, the way providers' HTTP clients do
+        const viaUrl = await new Promise<number>((resolve, reject) => {
+          const target = new URL(authenticatedWebhookUrl);
+          target.protocol = 'http:';
+          target.host = new URL(server.url).host;
+          const outgoing = httpRequest(target, { method: 'POST', headers: json }, (response) => {
+            response.resume();
+            resolve(response.statusCode!);
+          });
+          outgoing.on('error', reject);
+          outgoing.end(delivery('pm-2'));
+        });
+        expect(viaUrl).toBe(200);
+
+        const rotated = await server.api(`/v1/integrations/${id}/rotate-credentials`, { method: 'POST' });
+        expect(rotated.body.credentials.password).not.toBe(credentials.password);
+        expect(await server.inbound(id, delivery('pm-3'), { ...json, authorization: basic('mailtrail', credentials.password) })).toMatchObject({ status: 401 });
+        expect((await server.inbound(id, delivery('pm-3'), { ...json, authorization: basic('mailtrail', rotated.body.credentials.password) })).status).toBe(200);
+      });
+
+      it('accepts the password as a bearer token (Brevo sends one) and reads a batched array', async () => {
+        const created = await server.api('/v1/integrations', { body: { providerId: 'brevo', name: 'Brevo' } });
+        const body = JSON.stringify([
+          { event: 'delivered', email: 'eve@example.com', 'message-id': '<b-1@smtp-relay.mailin.fr>', ts_event: 1763733600 },
+          { event: 'opened', email: 'eve@example.com', 'message-id': '<b-1@smtp-relay.mailin.fr>', ts_event: 1763733660 },
+        ]);
+        const response = await server.inbound(created.body.id, body, { 'content-type': 'application/json', authorization: `Bearer ${created.body.credentials.password}` });
+        expect(response.body.map((item: { event: { status: string } }) => item.event.status)).toEqual(['delivered', 'opened']);
+      });
+
+      it('refuses rotating credentials of a provider that signs', async () => {
+        const created = await server.api('/v1/integrations', { body: { providerId: 'resend', name: 'R' } });
+        expect(await server.api(`/v1/integrations/${created.body.id}/rotate-credentials`, { method: 'POST' })).toMatchObject({ status: 400 });
       });
     });
 

@@ -88,3 +88,8 @@ export function parseJsonObject(textBody: string): Record<string, unknown> {
 export function mailtrailIdFrom(metadata: unknown): string | undefined {
   return bounded(text(record(metadata)?.mailtrail_id));
 }
+
+/** A provider's name looked up in a mapping table; names such as `constructor` are not the table's own keys. */
+export function mapped<T>(table: Readonly<Record<string, T>>, name: string): T | undefined {
+  return Object.hasOwn(table, name) ? table[name] : undefined;
+}

@@ -1,7 +1,7 @@
 import type { ParsedEvent } from '../core/event.js';
 import { MailtrailError } from '../core/errors.js';
 import type { BounceType, Status } from '../core/vocabulary.js';
-import { bounded, fromUnixSeconds, mailtrailIdFrom, parseJson, rawDedupeKey, recipientOf, record, text } from './fields.js';
+import { bounded, fromUnixSeconds, mailtrailIdFrom, mapped, parseJson, rawDedupeKey, recipientOf, record, text } from './fields.js';
 import { splitJsonArray } from './json-array.js';
 import type { ProviderAdapter } from './types.js';
 
@@ -42,7 +42,7 @@ export const mailjet = {
 
 function parseEvent(event: Record<string, unknown>, raw: string, receivedAt: number): ParsedEvent {
   const nativeType = text(event.event) ?? '';
-  const status = STATUS_BY_EVENT[nativeType] ?? null;
+  const status = mapped(STATUS_BY_EVENT, nativeType) ?? null;
   return {
     status,
     nativeType: nativeType || '(none)',

@@ -3,14 +3,16 @@ import type { ProviderAdapter } from './types.js';
 import { amazonSes } from './amazon-ses.js';
 import { brevo } from './brevo.js';
 import { generic } from './generic.js';
+import { mailgun } from './mailgun.js';
 import { mailjet } from './mailjet.js';
+import { mandrill } from './mandrill.js';
 import { postmark } from './postmark.js';
 import { resend } from './resend.js';
 import { sendgrid } from './sendgrid.js';
 import { sparkpost } from './sparkpost.js';
 
 /** Every provider Mailtrail ships. */
-export const BUILT_IN_PROVIDERS: readonly ProviderAdapter[] = [sendgrid, resend, amazonSes, postmark, sparkpost, mailjet, brevo, generic];
+export const BUILT_IN_PROVIDERS: readonly ProviderAdapter[] = [sendgrid, mailgun, resend, amazonSes, postmark, sparkpost, mailjet, brevo, mandrill, generic];
 
 const PROVIDER_ID = /^[a-z][a-z0-9_-]{1,39}$/;
 

@@ -1,6 +1,6 @@
 import type { ParsedEvent } from '../core/event.js';
 import type { BounceType, Status } from '../core/vocabulary.js';
-import { bounded, dedupeKey, fromIsoTime, parseJsonObject, rawDedupeKey, recipientOf, record, text } from './fields.js';
+import { bounded, dedupeKey, fromIsoTime, mapped, parseJsonObject, rawDedupeKey, recipientOf, record, text } from './fields.js';
 import { standardWebhooksKey, verifyStandardWebhook } from './standard-webhooks.js';
 import type { InboundRequest, ProviderAdapter, VerifyResult } from './types.js';
 
@@ -43,7 +43,7 @@ export const resend = {
     const body = parseJsonObject(raw);
     const type = text(body.type) ?? '';
     const data = record(body.data) ?? {};
-    const status = STATUS_BY_TYPE[type] ?? null;
+    const status = mapped(STATUS_BY_TYPE, type) ?? null;
     const eventId = request.headers.get('svix-id') ?? request.headers.get('webhook-id');
     const click = record(data.click);
     const bounce = record(data.bounce);

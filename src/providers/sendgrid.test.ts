@@ -104,6 +104,14 @@ describe('sendgrid.checkSigningKey', () => {
 });
 
 describe('sendgrid.parse', () => {
+  it('keeps event names that are names of object properties (constructor, toString) as ignored', () => {
+    const events = sendgrid.parse(request('[{"event":"constructor","email":"a@example.com"},{"event":"toString","email":"a@example.com"}]'));
+    expect(events.map((event) => [event.nativeType, event.status])).toEqual([
+      ['constructor', null],
+      ['toString', null],
+    ]);
+  });
+
   it('maps every event of the docs batch, keeping each raw event exactly', () => {
     const sample = fixtures.sample_payloads[0]!;
     const events = sendgrid.parse(request(sample.raw));

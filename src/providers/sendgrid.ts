@@ -2,7 +2,7 @@ import { createPublicKey, verify as verifySignature, type KeyObject } from 'node
 import type { ParsedEvent } from '../core/event.js';
 import { MailtrailError } from '../core/errors.js';
 import type { BounceType, Status } from '../core/vocabulary.js';
-import { attemptsOf, bounded, dedupeKey, fromUnixSeconds, MAX_ADDRESS, rawDedupeKey, text } from './fields.js';
+import { attemptsOf, bounded, dedupeKey, fromUnixSeconds, mapped, MAX_ADDRESS, parseJson, rawDedupeKey, text } from './fields.js';
 import { splitJsonArray } from './json-array.js';
 import type { InboundRequest, ProviderAdapter, VerifyResult } from './types.js';
 
@@ -69,16 +69,11 @@ export const sendgrid = {
   },
 
   parse(request: InboundRequest) {
-    const text = request.rawBody.toString('utf8');
-    let body: unknown;
-    try {
-      body = JSON.parse(text);
-    } catch {
-      throw new MailtrailError('MT_ERR_INVALID_BODY', 'the body is not valid JSON');
-    }
+    const bodyText = request.rawBody.toString('utf8');
+    const body = parseJson(bodyText);
     // A body holding one object is a batch of one (SendGrid's test and some relays send that).
     const items = Array.isArray(body) ? body : [body];
-    const raws = Array.isArray(body) ? splitJsonArray(text) : [text.trim()];
+    const raws = Array.isArray(body) ? splitJsonArray(bodyText) : [bodyText.trim()];
     return items.map((item, index) => {
       if (item === null || typeof item !== 'object' || Array.isArray(item)) {
         throw new MailtrailError('MT_ERR_INVALID_BODY', `event ${index} is not a JSON object`);
@@ -86,11 +81,11 @@ export const sendgrid = {
       return parseEvent(item as Record<string, unknown>, raws[index] ?? JSON.stringify(item), request.receivedAt);
     });
   },
-};
+} satisfies ProviderAdapter;
 
 function parseEvent(item: Record<string, unknown>, raw: string, receivedAt: number): ParsedEvent {
   const nativeType = text(item.event) ?? '';
-  let status: Status | null = STATUS_BY_EVENT[nativeType] ?? null;
+  let status: Status | null = mapped(STATUS_BY_EVENT, nativeType) ?? null;
   if (nativeType === 'bounce' && item.type === 'blocked') status = 'blocked';
 
   const eventId = text(item.sg_event_id);

@@ -1,7 +1,7 @@
 import type { ParsedEvent } from '../core/event.js';
 import { MailtrailError } from '../core/errors.js';
 import type { BounceType, Status } from '../core/vocabulary.js';
-import { attemptsOf, bounded, dedupeKey, fromIsoTime, fromUnixSeconds, mailtrailIdFrom, parseJson, rawDedupeKey, recipientOf, record, text } from './fields.js';
+import { attemptsOf, bounded, dedupeKey, fromIsoTime, fromUnixSeconds, mailtrailIdFrom, mapped, parseJson, rawDedupeKey, recipientOf, record, text } from './fields.js';
 import { splitJsonArray } from './json-array.js';
 import type { ProviderAdapter } from './types.js';
 
@@ -93,7 +93,7 @@ export const sparkpost = {
 function parseEvent(kind: string, event: Record<string, unknown>, raw: string, receivedAt: number): ParsedEvent {
   const nativeType = text(event.type) ?? kind;
   const bounceType = nativeType === 'bounce' || nativeType === 'out_of_band' ? bounceTypeOf(event.bounce_class) : undefined;
-  let status: Status | null = STATUS_BY_TYPE[nativeType] ?? null;
+  let status: Status | null = mapped(STATUS_BY_TYPE, nativeType) ?? null;
   if (bounceType === 'block') status = 'blocked';
 
   const eventId = text(event.event_id);
