@@ -1,4 +1,4 @@
-import { createSign } from 'node:crypto';
+import { createHmac, createSign, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -184,6 +184,71 @@ for (const dialect of DIALECTS) {
       it('refuses a signing key: SNS is verified by its certificate', async () => {
         const created = await server.api('/v1/integrations', { body: { providerId: 'amazon-ses', name: 'x', signingKey: 'abc' } });
         expect(created).toMatchObject({ status: 400, body: { error: { code: 'MT_ERR_VALIDATION' } } });
+      });
+    });
+
+    describe('Mailgun', () => {
+      const key = 'key-3ax6xnjp29jd6fds4gc373sgvjxteol0';
+      let integrationId: string;
+      const signed = (eventData: unknown, token = randomBytes(25).toString('hex'), at = Date.now()) => {
+        const timestamp = String(Math.floor(at / 1000));
+        const signature = createHmac('sha256', key).update(timestamp + token).digest('hex');
+        return JSON.stringify({ signature: { timestamp, token, signature }, 'event-data': eventData });
+      };
+      const delivered = (id: string) => ({ id, event: 'delivered', timestamp: 1795258800.25, recipient: 'fay@example.com', message: { headers: { 'message-id': '20261121.1@mg.example.com' } } });
+      const json = { 'content-type': 'application/json' };
+
+      beforeAll(async () => {
+        const created = await server.api('/v1/integrations', { body: { providerId: 'mailgun', name: 'Mailgun', signingKey: key } });
+        integrationId = created.body.id;
+        // the send API answers with the id in angle brackets; events carry it bare
+        expect((await server.api('/v1/messages', { body: { integrationId, providerMessageId: '<20261121.1@mg.example.com>', to: 'fay@example.com' } })).status).toBe(201);
+      });
+
+      it('stores a signed event against the registered message, and answers a retry of the same body the same', async () => {
+        const body = signed(delivered('mg-ev-1'));
+        const first = await server.inbound(integrationId, body, json);
+        expect(first.body).toEqual([{ id: expect.stringMatching(/^evt_/), event: expect.objectContaining({ status: 'delivered', date: '2026-11-21T11:00:00.250Z', externalId: '20261121.1@mg.example.com' }) }]);
+        expect((await server.inbound(integrationId, body, json)).body).toEqual(first.body);
+        const feed = await server.api(`/v1/messages?integrationId=${integrationId}`);
+        expect(feed.body.data).toEqual([expect.objectContaining({ origin: 'api', state: expect.objectContaining({ status: 'delivered' }) })]);
+      });
+
+      it('refuses a captured signature reused with other events, a stale one and a forged one', async () => {
+        const token = randomBytes(25).toString('hex');
+        const original = signed(delivered('mg-ev-2'), token);
+        expect((await server.inbound(integrationId, original, json)).status).toBe(200);
+        // the signature covers only timestamp + token: the same triple with another event-data is a replay
+        const { signature } = JSON.parse(original);
+        const forgedEvents = JSON.stringify({ signature, 'event-data': { ...delivered('mg-ev-3'), event: 'complained' } });
+        expect(await server.inbound(integrationId, forgedEvents, json)).toMatchObject({ status: 401, body: { error: { code: 'MT_ERR_REPLAYED' } } });
+        const stale = signed(delivered('mg-ev-4'), undefined, Date.now() - 13 * 3600_000);
+        expect(await server.inbound(integrationId, stale, json)).toMatchObject({ status: 401, body: { error: { code: 'MT_ERR_SIGNATURE_EXPIRED' } } });
+        const wrongKey = JSON.stringify({ signature: { ...signature, signature: createHmac('sha256', 'other').update(signature.timestamp + signature.token).digest('hex') }, 'event-data': delivered('mg-ev-5') });
+        expect(await server.inbound(integrationId, wrongKey, json)).toMatchObject({ status: 401, body: { error: { code: 'MT_ERR_SIGNATURE_INVALID' } } });
+        const events = await server.api(`/v1/events?integrationId=${integrationId}&includeIgnored=true`);
+        expect(events.body.data.map((event: { nativeType: string }) => event.nativeType)).toEqual(['delivered', 'delivered']);
+      });
+    });
+
+    describe('Mandrill', () => {
+      const key = 'mandrill-webhook-key-0123456789';
+      it('checks the signature over the exact public URL and reads every event of the form field', async () => {
+        const created = await server.api('/v1/integrations', { body: { providerId: 'mandrill', name: 'Mandrill', signingKey: key } });
+        const events = JSON.stringify([
+          { event: 'send', _id: 'md-1', ts: 1795258800, msg: { _id: 'md-1', email: 'gus@example.com', metadata: {} } },
+          { event: 'open', _id: 'md-1', ts: 1795258860, ip: '198.51.100.1', user_agent: 'Mozilla/5.0', msg: { _id: 'md-1', email: 'gus@example.com' } },
+        ]);
+        const sign = (url: string) => createHmac('sha1', key).update(url + 'mandrill_events' + events).digest('base64');
+        const form = new URLSearchParams({ mandrill_events: events }).toString();
+        const headers = (signature: string) => ({ 'content-type': 'application/x-www-form-urlencoded', 'x-mandrill-signature': signature });
+        // the server sees http://127.0.0.1:<port>; Mandrill signed the URL it was given, built from PUBLIC_URL
+        expect((await server.inbound(created.body.id, form, headers(sign(server.url + new URL(created.body.inboundWebhookUrl).pathname)))).status).toBe(401);
+        const accepted = await server.inbound(created.body.id, form, headers(sign(created.body.inboundWebhookUrl)));
+        expect(accepted.body.map((item: { event: { status: string; date: string } }) => [item.event.status, item.event.date])).toEqual([
+          ['sent', '2026-11-21T11:00:00.000Z'],
+          ['opened', '2026-11-21T11:01:00.000Z'],
+        ]);
       });
     });
 
