@@ -2,9 +2,30 @@ import { Command } from 'commander';
 import { loadConfig, resolveMasterSecret, type Config, type ConfigFlags } from '../config/config.js';
 import { createLogger } from '../log.js';
 import { createMailtrail } from '../mailtrail.js';
+import { readFile } from 'node:fs/promises';
+import { MailtrailError } from '../core/errors.js';
+import { integrationView } from '../http/views.js';
 import { openStore } from '../store/index.js';
+import type { Store } from '../store/types.js';
 
 const HOUR = 60 * 60 * 1000;
+
+/** The "## Set up" section of a provider's guide in docs/providers, as shipped with the package. */
+async function setupSteps(provider: string): Promise<string | null> {
+  const guide = await readFile(new URL(`../../docs/providers/${provider}.md`, import.meta.url), 'utf8').catch(() => null);
+  const section = guide?.split(/^## /m).find((part) => part.startsWith('Set up'));
+  return section ? `Set up\n${section.slice('Set up'.length).trim()}` : null;
+}
+
+async function onlyEnvironment(store: Store): Promise<string> {
+  const environments = await store.listEnvironments();
+  if (environments.length === 1) return environments[0]!.id;
+  return fail(environments.length === 0 ? 'no environment yet: run mailtrail init first' : `${environments.length} environments: choose one with --environment`);
+}
+
+function fail(message: string): never {
+  throw new MailtrailError('MT_ERR_CONFIG', message);
+}
 
 /** The `mailtrail` command line. */
 export async function main(argv: string[]): Promise<void> {
@@ -43,6 +64,50 @@ export async function main(argv: string[]): Promise<void> {
               `Use it as:  Authorization: ApiKey ${created.apiKey}\n`,
           );
         }
+      } finally {
+        await mailtrail.close();
+      }
+    });
+
+  const integrations = program.command('integrations').description('connect providers');
+  withConfigFlags(integrations.command('add <provider>').description("create an integration and print its inbound URL and the provider's setup steps"))
+    .option('--environment <id>', 'environment to add it to (default: the only one)')
+    .option('--name <name>', 'integration name (default: the provider name)')
+    .option('--signing-key <key>', "the provider's verification key, for providers that sign (or set it later with PATCH)")
+    .option('--allow-unsigned', 'accept unsigned requests while no signing key is set (not recommended)')
+    .option('--json', 'print the integration as JSON and nothing else')
+    .action(async (provider: string, flags: ConfigFlags & { environment?: string; name?: string; signingKey?: string; allowUnsigned?: boolean; json?: boolean }) => {
+      const config = loadConfig(process.env, flags);
+      const mailtrail = await createMailtrail({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, secret: resolveMasterSecret(config), publicUrl: config.publicUrl });
+      try {
+        const environmentId = flags.environment ?? (await onlyEnvironment(mailtrail.store));
+        if (!(await mailtrail.store.getEnvironment(environmentId))) fail(`no environment ${environmentId}`);
+        const adapter = mailtrail.providers.get(provider);
+        if (!adapter) fail(`unknown provider "${provider}"; one of: ${mailtrail.providers.list().map((known) => known.id).join(', ')}`);
+        const { integration, credentials } = await mailtrail.integrations.create(environmentId, {
+          providerId: provider,
+          name: flags.name ?? adapter.displayName,
+          signingKey: flags.signingKey,
+          allowUnsigned: flags.allowUnsigned,
+        });
+        const view = integrationView(integration, config.publicUrl, adapter.auth, credentials);
+        if (flags.json) {
+          process.stdout.write(JSON.stringify(view) + '\n');
+          return;
+        }
+        const lines = [`${adapter.displayName} integration ${integration.id} created in ${environmentId}.`, `Inbound URL: ${view.inboundWebhookUrl}`];
+        if (view.credentials && view.authenticatedWebhookUrl) {
+          lines.push(
+            `Credentials (shown once, stored encrypted): username ${view.credentials.username}, password ${view.credentials.password}`,
+            `Inbound URL with the credentials: ${view.authenticatedWebhookUrl}`,
+          );
+        }
+        if (adapter.auth === 'signature' && !view.hasSigningKey) {
+          lines.push(`No signing key yet: requests are refused until you set one (mailtrail integrations add … --signing-key, or PATCH /v1/integrations/${integration.id}).`);
+        }
+        const steps = await setupSteps(provider);
+        lines.push('', steps ? steps.replaceAll('<inbound URL>', view.authenticatedWebhookUrl ?? view.inboundWebhookUrl) : `See docs/providers for ${provider}.`);
+        process.stdout.write(lines.join('\n') + '\n');
       } finally {
         await mailtrail.close();
       }

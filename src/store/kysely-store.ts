@@ -80,6 +80,11 @@ export class KyselyStore implements Store {
     return input;
   }
 
+  async listEnvironments(): Promise<Environment[]> {
+    const rows = await this.db.selectFrom('environments').selectAll().orderBy('created_at').orderBy('id').execute();
+    return rows.map((row) => ({ id: row.id, name: row.name, createdAt: Number(row.created_at) }));
+  }
+
   async getEnvironment(id: string): Promise<Environment | null> {
     const row = await this.db.selectFrom('environments').selectAll().where('id', '=', id).executeTakeFirst();
     return row ? { id: row.id, name: row.name, createdAt: Number(row.created_at) } : null;

@@ -147,6 +147,7 @@ export interface Store {
 
   createEnvironment(input: { id: string; name: string; createdAt: number }): Promise<Environment>;
   getEnvironment(id: string): Promise<Environment | null>;
+  listEnvironments(): Promise<Environment[]>;
   createApiKey(input: { id: string; environmentId: string; name: string; keyHash: string; keyPrefix: string; createdAt: number }): Promise<void>;
   /** The environment an API key (given by its hash) belongs to. */
   findEnvironmentByKeyHash(keyHash: string): Promise<string | null>;
