@@ -11,6 +11,7 @@ import pg from 'pg';
 import { createMailtrail } from '../src/index.js';
 import { newId } from '../src/core/ids.js';
 import { sendgrid } from '../src/providers/sendgrid.js';
+import { standardWebhooksKey, standardWebhooksSignature } from '../src/providers/standard-webhooks.js';
 import { generateMasterSecret } from '../src/security/secret-box.js';
 import { newEventRow } from '../src/store/ingest.js';
 import type { EventRow } from '../src/store/schema.js';
@@ -158,6 +159,96 @@ async function mailtrailIngest(dialect: 'sqlite' | 'postgres', bodies: string[])
     }
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+const RESEND_REQUESTS = Number(process.env.BENCH_RESEND_REQUESTS ?? 4000);
+const RESEND_CONCURRENCY = 16;
+const RESEND_SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
+
+/**
+ * Resend's one-event requests: count/4 messages × sent, delivered, opened, clicked, each signed as Svix signs it.
+ * A message's events are a quarter of the run apart, as they are in life (seconds to hours), so concurrent
+ * requests are for different messages.
+ */
+function resendRequests(count: number, offset = 0): { body: string; headers: Record<string, string> }[] {
+  const key = standardWebhooksKey(RESEND_SECRET)!;
+  const timestamp = String(Math.floor(Date.now() / 1000));
+  const messages = Math.ceil(count / 4);
+  return Array.from({ length: count }, (_, index) => {
+    const i = offset + (index % messages) * 4 + Math.floor(index / messages);
+    const type = ['email.sent', 'email.delivered', 'email.opened', 'email.clicked'][i % 4]!;
+    const body = JSON.stringify({
+      type,
+      created_at: new Date(1_790_000_000_000 + i * 1000).toISOString(),
+      data: {
+        email_id: `re-${Math.floor(i / 4)}`,
+        from: 'Acme <noreply@acme.example>',
+        to: [`user${Math.floor(i / 4)}@example.com`],
+        subject: 'Welcome to Acme',
+        ...(type === 'email.clicked' ? { click: { ipAddress: '203.0.113.7', link: 'https://example.com/welcome', timestamp: new Date(1_790_000_000_000 + i * 1000).toISOString(), userAgent: 'Mozilla/5.0' } } : {}),
+      },
+    });
+    const id = `msg_bench_${i}`;
+    return { body, headers: { 'content-type': 'application/json', 'svix-id': id, 'svix-timestamp': timestamp, 'svix-signature': standardWebhooksSignature(key, id, timestamp, body) } };
+  });
+}
+
+async function bareHttpRequests(requests: { body: string; headers: Record<string, string> }[]): Promise<LoadResult> {
+  const server = createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      Buffer.concat(chunks);
+      response.writeHead(200, { 'content-type': 'application/json' }).end('[]');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    return await runLoad(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`, requests, RESEND_CONCURRENCY);
+  } finally {
+    server.close();
+  }
+}
+
+async function mailtrailResend(dialect: 'sqlite' | 'postgres', requests: { body: string; headers: Record<string, string> }[]): Promise<LoadResult> {
+  const dir = mkdtempSync(join(tmpdir(), 'mailtrail-bench-'));
+  const schema = `bench_resend_${process.pid}`;
+  const mailtrail = await createMailtrail({ secret: generateMasterSecret(), dataDir: dir, ...(dialect === 'postgres' ? { databaseUrl: POSTGRES_URL, databaseSchema: schema } : {}) });
+  try {
+    const { environmentId } = await mailtrail.createEnvironment('bench');
+    const { integration } = await mailtrail.integrations.create(environmentId, { providerId: 'resend', name: 'bench', signingKey: RESEND_SECRET });
+    const server = await mailtrail.listen({ port: 0, host: '127.0.0.1' });
+    const url = `${server.url}/v2/inbound-webhooks/delivery-providers/${environmentId}/${integration.id}`;
+    await runLoad(url, resendRequests(400, 1_000_000), RESEND_CONCURRENCY);
+    const result = await runLoad(url, requests, RESEND_CONCURRENCY);
+    if (result.statuses['200'] !== requests.length) throw new Error(`resend bench saw ${JSON.stringify(result.statuses)}`);
+    return result;
+  } finally {
+    await mailtrail.close();
+    if (dialect === 'postgres') {
+      const pool = new pg.Pool({ connectionString: POSTGRES_URL });
+      await pool.query(`drop schema if exists ${schema} cascade`);
+      await pool.end();
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Resend posts one event per request: the cost per request, beside a bare server reading the same requests. */
+export async function benchResend(dialects: ('sqlite' | 'postgres')[]): Promise<string> {
+  const requests = resendRequests(RESEND_REQUESTS);
+  const lines = [`bench/ingest (Resend): ${RESEND_REQUESTS} signed one-event requests, ${RESEND_CONCURRENCY} connections from a separate process`];
+  const rows: (string | number)[][] = [['', 'requests/s', 'p50 ms', 'p99 ms', 'vs floor']];
+  const bare = await bareHttpRequests(requests);
+  const bareRate = bare.requests / (bare.durationMs / 1000);
+  rows.push(['floor: bare node:http reading the bodies', bareRate, bare.p50, bare.p99, '']);
+  for (const dialect of dialects) {
+    const result = await mailtrailResend(dialect, requests);
+    const rate = result.requests / (result.durationMs / 1000);
+    rows.push([`mailtrail ingest, ${dialect}`, rate, result.p50, result.p99, `${((rate / bareRate) * 100).toFixed(0)} %`]);
+  }
+  lines.push(table(rows));
+  return lines.join('\n');
 }
 
 export async function benchIngest(dialects: ('sqlite' | 'postgres')[]): Promise<string> {
