@@ -304,6 +304,31 @@ for (const dialect of DIALECTS) {
         expect(response.body.map((item: { event: { status: string } }) => item.event.status)).toEqual(['delivered', 'opened']);
       });
 
+      it('reads a SparkPost batch and a Mailjet version 2 array, each with their credentials, and keeps Mailjet ids beyond 2^53 exact', async () => {
+        const basic = (password: string) => `Basic ${Buffer.from(`mailtrail:${password}`).toString('base64')}`;
+        const sparkpost = (await server.api('/v1/integrations', { body: { providerId: 'sparkpost', name: 'SparkPost' } })).body;
+        const batch = JSON.stringify([
+          { msys: { message_event: { type: 'delivery', event_id: 'sp-e1', transmission_id: 'sp-t1', rcpt_to: 'hal@example.com', timestamp: '1795258800' } } },
+          { msys: { track_event: { type: 'click', event_id: 'sp-e2', transmission_id: 'sp-t1', rcpt_to: 'hal@example.com', timestamp: '1795258860', target_link_url: 'https://example.com/x', rcpt_meta: { mailtrail_id: 'msg_sp_1' } } } },
+        ]);
+        const json = { 'content-type': 'application/json' };
+        expect((await server.inbound(sparkpost.id, batch, json)).status).toBe(401);
+        const stored = await server.inbound(sparkpost.id, batch, { ...json, authorization: basic(sparkpost.credentials.password) });
+        expect(stored.body.map((item: { event: { status: string; date: string } }) => [item.event.status, item.event.date])).toEqual([
+          ['delivered', '2026-11-21T11:00:00.000Z'],
+          ['clicked', '2026-11-21T11:01:00.000Z'],
+        ]);
+
+        const mailjet = (await server.api('/v1/integrations', { body: { providerId: 'mailjet', name: 'Mailjet' } })).body;
+        const grouped = '[{"event":"sent","time":1795258800,"MessageID":19421777835146490,"Message_GUID":"g-1","email":"ivy@example.com","smtp_reply":"250 OK"},' +
+          '{"event":"open","time":1795258900,"MessageID":19421777835146490,"Message_GUID":"g-1","email":"ivy@example.com","ip":"198.51.100.7","agent":"Mozilla/5.0"}]';
+        const events = await server.inbound(mailjet.id, grouped, { ...json, authorization: basic(mailjet.credentials.password) });
+        expect(events.body.map((item: { event: { status: string; externalId: string } }) => [item.event.status, item.event.externalId])).toEqual([
+          ['delivered', '19421777835146490'],
+          ['opened', '19421777835146490'],
+        ]);
+      });
+
       it('refuses rotating credentials of a provider that signs', async () => {
         const created = await server.api('/v1/integrations', { body: { providerId: 'resend', name: 'R' } });
         expect(await server.api(`/v1/integrations/${created.body.id}/rotate-credentials`, { method: 'POST' })).toMatchObject({ status: 400 });
