@@ -75,6 +75,39 @@ describe('the mailtrail command', () => {
     expect(metrics).toContain('mailtrail_events_total{provider="sendgrid",status="delivered"} 1');
   });
 
+  it('integrations add creates an integration the running server accepts, and shows its credentials once', async () => {
+    const env = { MAILTRAIL_DATA_DIR: dataDir, PUBLIC_URL: 'https://hooks.example.com' };
+    const added = run(['integrations', 'add', 'postmark', '--environment', credentials.environmentId, '--json'], env);
+    expect(added.status, added.stderr).toBe(0);
+    const integration = JSON.parse(added.stdout);
+    expect(integration).toMatchObject({ providerId: 'postmark', authScheme: 'credentials', credentials: { username: 'mailtrail' } });
+    expect(integration.authenticatedWebhookUrl).toMatch(/^https:\/\/mailtrail:[\w-]+@hooks\.example\.com\/v2\/inbound-webhooks\/delivery-providers\//);
+    const body = JSON.stringify({ RecordType: 'Delivery', MessageID: 'pm-cli-1', Recipient: 'cli@example.com', DeliveredAt: '2026-11-21T10:00:00Z' });
+    const basic = `Basic ${Buffer.from(`mailtrail:${integration.credentials.password}`).toString('base64')}`;
+    const inbound = await fetch(url + new URL(integration.inboundWebhookUrl).pathname, { method: 'POST', headers: { 'content-type': 'application/json', authorization: basic }, body });
+    expect(inbound.status).toBe(200);
+    const listed = await (await fetch(`${url}/v1/integrations/${integration.id}`, { headers: { authorization: `ApiKey ${credentials.apiKey}` } })).json();
+    expect(JSON.stringify(listed)).not.toContain(integration.credentials.password);
+  });
+
+  it("integrations add prints the URL and the provider's setup steps", () => {
+    const added = run(['integrations', 'add', 'sendgrid', '--environment', credentials.environmentId], { MAILTRAIL_DATA_DIR: dataDir, PUBLIC_URL: 'https://hooks.example.com' });
+    expect(added.status, added.stderr).toBe(0);
+    expect(added.stdout).toMatch(/Inbound URL: https:\/\/hooks\.example\.com\/v2\/inbound-webhooks\/delivery-providers\/env_\w+\/int_\w+/);
+    expect(added.stdout).toContain('No signing key yet');
+    expect(added.stdout).toMatch(/^Set up\n1\. /m);
+    expect(added.stdout).not.toContain('<inbound URL>');
+  });
+
+  it('integrations add refuses an unknown provider and an ambiguous environment', () => {
+    const unknown = run(['integrations', 'add', 'pigeon', '--environment', credentials.environmentId], { MAILTRAIL_DATA_DIR: dataDir });
+    expect(unknown.status).toBe(1);
+    expect(unknown.stderr).toMatch(/^mailtrail: unknown provider "pigeon"; one of: sendgrid, mailgun/);
+    const ambiguous = run(['integrations', 'add', 'resend'], { MAILTRAIL_DATA_DIR: dataDir });
+    expect(ambiguous.status).toBe(1);
+    expect(ambiguous.stderr).toMatch(/choose one with --environment/);
+  });
+
   it('stops cleanly on SIGTERM', async () => {
     const exited = new Promise<number | null>((resolve) => server.once('exit', (code) => resolve(code)));
     server.kill('SIGTERM');

@@ -1,8 +1,7 @@
 import type { ParsedEvent } from '../core/event.js';
-import { MailtrailError } from '../core/errors.js';
 import type { BounceType, Status } from '../core/vocabulary.js';
-import { bounded, fromIsoTime, fromUnixSeconds, mailtrailIdFrom, parseJson, rawDedupeKey, recipientOf, record, text } from './fields.js';
-import { splitJsonArray } from './json-array.js';
+import { bounded, fromIsoTime, fromUnixSeconds, mailtrailIdFrom, rawDedupeKey, recipientOf, text } from './fields.js';
+import { jsonObjects } from './json-array.js';
 import type { ProviderAdapter } from './types.js';
 
 /**
@@ -67,15 +66,7 @@ export const brevo = {
   auth: 'credentials' as const,
 
   parse(request) {
-    const text = request.rawBody.toString('utf8');
-    const body = parseJson(text);
-    const items: unknown[] = Array.isArray(body) ? body : [body];
-    const raws = Array.isArray(body) ? splitJsonArray(text) : [text.trim()];
-    return items.map((item, index) => {
-      const event = record(item);
-      if (!event) throw new MailtrailError('MT_ERR_INVALID_BODY', Array.isArray(body) ? `event ${index} is not a JSON object` : 'the body must be a JSON object or an array of them');
-      return parseEvent(event, raws[index] ?? JSON.stringify(item), request.receivedAt);
-    });
+    return jsonObjects(request.rawBody.toString('utf8')).map(({ value, raw }) => parseEvent(value, raw, request.receivedAt));
   },
 } satisfies ProviderAdapter;
 

@@ -1,8 +1,8 @@
 import type { ParsedEvent } from '../core/event.js';
 import { MailtrailError } from '../core/errors.js';
 import { BOUNCE_TYPES, isStatus, type BounceType } from '../core/vocabulary.js';
-import { attemptsOf, bounded, dedupeKey, fromIsoTime, parseJson, rawDedupeKey, recipientOf, record, text } from './fields.js';
-import { splitJsonArray } from './json-array.js';
+import { attemptsOf, bounded, dedupeKey, fromIsoTime, rawDedupeKey, recipientOf, record, text } from './fields.js';
+import { jsonObjects } from './json-array.js';
 import type { InboundRequest, ProviderAdapter } from './types.js';
 
 /**
@@ -19,17 +19,11 @@ export const generic = {
   auth: 'apiKey' as const,
 
   parse(request: InboundRequest): ParsedEvent[] {
-    const bodyText = request.rawBody.toString('utf8');
-    const body = parseJson(bodyText);
-    const items = Array.isArray(body) ? body : [body];
-    const raws = Array.isArray(body) ? splitJsonArray(bodyText) : [bodyText.trim()];
-    return items.map((item, index) => parseItem(item, raws[index]!, index));
+    return jsonObjects(request.rawBody.toString('utf8')).map(({ value, raw }, index) => parseItem(value, raw, index));
   },
 } satisfies ProviderAdapter;
 
-function parseItem(item: unknown, raw: string, index: number): ParsedEvent {
-  const outer = record(item);
-  if (!outer) throw invalid(index, 'is not a JSON object');
+function parseItem(outer: Record<string, unknown>, raw: string, index: number): ParsedEvent {
   const event = record(outer.event) ?? outer;
   const status = event.status;
   if (!isStatus(status)) throw invalid(index, 'has no status among sent, delivered, delayed, bounced, blocked, dropped, rejected, complaint, opened, clicked, unsubscribed');

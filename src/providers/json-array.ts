@@ -1,3 +1,6 @@
+import { MailtrailError } from '../core/errors.js';
+import { parseJson, record } from './fields.js';
+
 /**
  * The exact text of each top-level element of a JSON array, for keeping a provider's event "exactly as
  * received" without re-serializing it. Call only on text that `JSON.parse` accepted as an array.
@@ -47,4 +50,19 @@ export function splitJsonArray(text: string): string[] {
 function pushElement(elements: string[], text: string, start: number, end: number): void {
   const element = text.slice(start, end).trim();
   if (element !== '') elements.push(element);
+}
+
+/**
+ * A body that is one JSON object or an array of them (SendGrid, Mailjet, Brevo, generic events), each element
+ * with its exact text. Fails with MT_ERR_INVALID_BODY, naming the element that is not an object.
+ */
+export function jsonObjects(bodyText: string): { value: Record<string, unknown>; raw: string }[] {
+  const body = parseJson(bodyText);
+  const items: unknown[] = Array.isArray(body) ? body : [body];
+  const raws = Array.isArray(body) ? splitJsonArray(bodyText) : [bodyText.trim()];
+  return items.map((item, index) => {
+    const value = record(item);
+    if (!value) throw new MailtrailError('MT_ERR_INVALID_BODY', Array.isArray(body) ? `event ${index} is not a JSON object` : 'the body must be a JSON object or an array of them');
+    return { value, raw: raws[index] ?? JSON.stringify(item) };
+  });
 }

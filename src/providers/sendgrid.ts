@@ -1,9 +1,8 @@
-import { createPublicKey, verify as verifySignature, type KeyObject } from 'node:crypto';
+import { createPublicKey, type KeyObject, verify as verifySignature } from 'node:crypto';
 import type { ParsedEvent } from '../core/event.js';
-import { MailtrailError } from '../core/errors.js';
 import type { BounceType, Status } from '../core/vocabulary.js';
-import { attemptsOf, bounded, dedupeKey, fromUnixSeconds, mapped, MAX_ADDRESS, parseJson, rawDedupeKey, text } from './fields.js';
-import { splitJsonArray } from './json-array.js';
+import { attemptsOf, bounded, dedupeKey, fromUnixSeconds, mapped, MAX_ADDRESS, rawDedupeKey, text } from './fields.js';
+import { jsonObjects } from './json-array.js';
 import type { InboundRequest, ProviderAdapter, VerifyResult } from './types.js';
 
 const SIGNATURE_HEADER = 'x-twilio-email-event-webhook-signature';
@@ -69,17 +68,8 @@ export const sendgrid = {
   },
 
   parse(request: InboundRequest) {
-    const bodyText = request.rawBody.toString('utf8');
-    const body = parseJson(bodyText);
     // A body holding one object is a batch of one (SendGrid's test and some relays send that).
-    const items = Array.isArray(body) ? body : [body];
-    const raws = Array.isArray(body) ? splitJsonArray(bodyText) : [bodyText.trim()];
-    return items.map((item, index) => {
-      if (item === null || typeof item !== 'object' || Array.isArray(item)) {
-        throw new MailtrailError('MT_ERR_INVALID_BODY', `event ${index} is not a JSON object`);
-      }
-      return parseEvent(item as Record<string, unknown>, raws[index] ?? JSON.stringify(item), request.receivedAt);
-    });
+    return jsonObjects(request.rawBody.toString('utf8')).map(({ value, raw }) => parseEvent(value, raw, request.receivedAt));
   },
 } satisfies ProviderAdapter;
 
