@@ -174,16 +174,19 @@ for (const dialect of DIALECTS) {
       });
 
       it('verifies the real AWS-signed message with the certificate from the cert dir', async () => {
-        const open = await server.api('/v1/integrations', { body: { providerId: 'amazon-ses', name: 'SES, any topic' } });
+        const open = await server.api('/v1/integrations', { body: { providerId: 'amazon-ses', name: 'SES, an account', settings: { topicArns: ['arn:aws:sns:*:295079676684:*'] } } });
+        expect(open.status).toBe(201);
         const response = await server.inbound(open.body.id, sns.official_vectors[1].raw_body, snsHeaders);
         expect(response).toMatchObject({ status: 200, body: [] }); // a topic test message: stored as ignored
-        const events = await server.api(`/v1/events?integrationId=${open.body.id}&includeIgnored=true`);
+        const events = await server.api(`/v1/events?integrationId=${open.body.id}`);
         expect(events.body.data).toEqual([expect.objectContaining({ status: null, nativeType: 'sns:Notification' })]);
       });
 
-      it('refuses a signing key: SNS is verified by its certificate', async () => {
-        const created = await server.api('/v1/integrations', { body: { providerId: 'amazon-ses', name: 'x', signingKey: 'abc' } });
-        expect(created).toMatchObject({ status: 400, body: { error: { code: 'MT_ERR_VALIDATION' } } });
+      it('refuses a signing key (SNS is verified by its certificate) and an integration that names no topic', async () => {
+        const keyed = await server.api('/v1/integrations', { body: { providerId: 'amazon-ses', name: 'x', signingKey: 'abc', settings: { topicArns: [TOPIC] } } });
+        expect(keyed).toMatchObject({ status: 400, body: { error: { code: 'MT_ERR_VALIDATION', message: expect.stringContaining('signingKey') } } });
+        const anyTopic = await server.api('/v1/integrations', { body: { providerId: 'amazon-ses', name: 'x' } });
+        expect(anyTopic).toMatchObject({ status: 400, body: { error: { code: 'MT_ERR_VALIDATION', message: expect.stringContaining('topicArns') } } });
       });
     });
 
@@ -226,7 +229,7 @@ for (const dialect of DIALECTS) {
         expect(await server.inbound(integrationId, stale, json)).toMatchObject({ status: 401, body: { error: { code: 'MT_ERR_SIGNATURE_EXPIRED' } } });
         const wrongKey = JSON.stringify({ signature: { ...signature, signature: createHmac('sha256', 'other').update(signature.timestamp + signature.token).digest('hex') }, 'event-data': delivered('mg-ev-5') });
         expect(await server.inbound(integrationId, wrongKey, json)).toMatchObject({ status: 401, body: { error: { code: 'MT_ERR_SIGNATURE_INVALID' } } });
-        const events = await server.api(`/v1/events?integrationId=${integrationId}&includeIgnored=true`);
+        const events = await server.api(`/v1/events?integrationId=${integrationId}`);
         expect(events.body.data.map((event: { nativeType: string }) => event.nativeType)).toEqual(['delivered', 'delivered']);
       });
     });

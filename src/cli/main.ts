@@ -75,8 +75,9 @@ export async function main(argv: string[]): Promise<void> {
     .option('--name <name>', 'integration name (default: the provider name)')
     .option('--signing-key <key>', "the provider's verification key, for providers that sign (or set it later with PATCH)")
     .option('--allow-unsigned', 'accept unsigned requests while no signing key is set (not recommended)')
+    .option('--topic-arn <arn...>', 'Amazon SES: the SNS topics this integration accepts (required; * stands for any region, account or topic)')
     .option('--json', 'print the integration as JSON and nothing else')
-    .action(async (provider: string, flags: ConfigFlags & { environment?: string; name?: string; signingKey?: string; allowUnsigned?: boolean; json?: boolean }) => {
+    .action(async (provider: string, flags: ConfigFlags & { environment?: string; name?: string; signingKey?: string; allowUnsigned?: boolean; topicArn?: string[]; json?: boolean }) => {
       const config = loadConfig(process.env, flags);
       const mailtrail = await createMailtrail({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, secret: resolveMasterSecret(config), publicUrl: config.publicUrl });
       try {
@@ -89,6 +90,7 @@ export async function main(argv: string[]): Promise<void> {
           name: flags.name ?? adapter.displayName,
           signingKey: flags.signingKey,
           allowUnsigned: flags.allowUnsigned,
+          settings: flags.topicArn ? { topicArns: flags.topicArn } : undefined,
         });
         const view = integrationView(integration, config.publicUrl, adapter.auth, credentials);
         if (flags.json) {

@@ -11,7 +11,9 @@ export interface ProviderContextOptions {
   timeoutMs?: number | undefined;
 }
 
-const MAX_RESPONSE = 1 << 20;
+/** A certificate is ~2 KB and a confirmation answer less: nothing a provider sends here is larger. */
+const MAX_RESPONSE = 64 * 1024;
+const MAX_CERTIFICATES = 100;
 const CERT_FILE = /^[\w.-]+\.pem$/;
 
 /**
@@ -25,14 +27,12 @@ export function createProviderContext(options: ProviderContextOptions = {}): Pro
   const certificates = new Map<string, Promise<string>>();
 
   async function fetchText(url: string): Promise<{ status: number; body: string }> {
-    let response: Response;
     try {
-      response = await fetchImpl(url, { redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) });
+      const response = await fetchImpl(url, { redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) });
+      return { status: response.status, body: await readCapped(response) };
     } catch (error) {
       throw new MailtrailError('MT_ERR_PROVIDER_UNREACHABLE', `could not reach ${new URL(url).host}`, { cause: error });
     }
-    const body = Buffer.from(await response.arrayBuffer());
-    return { status: response.status, body: body.subarray(0, MAX_RESPONSE).toString('utf8') };
   }
 
   async function loadCertificate(url: string): Promise<string> {
@@ -56,10 +56,27 @@ export function createProviderContext(options: ProviderContextOptions = {}): Pro
         pending = loadCertificate(url);
         // A failed download is not cached: the provider's retry tries again.
         pending.catch(() => certificates.delete(url));
-        if (certificates.size > 100) certificates.clear();
+        // SNS uses a handful of certificates: past the limit the oldest entry goes, not the ones in use.
+        if (certificates.size >= MAX_CERTIFICATES) certificates.delete(certificates.keys().next().value!);
+        certificates.set(url, pending);
+      } else {
+        certificates.delete(url);
         certificates.set(url, pending);
       }
       return pending;
     },
   };
+}
+
+/** The body as text, reading no more than MAX_RESPONSE bytes of it. */
+async function readCapped(response: Response): Promise<string> {
+  if (!response.body) return '';
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
+    chunks.push(chunk);
+    size += chunk.length;
+    if (size >= MAX_RESPONSE) break;
+  }
+  return Buffer.concat(chunks).subarray(0, MAX_RESPONSE).toString('utf8');
 }

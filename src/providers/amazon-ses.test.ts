@@ -38,7 +38,9 @@ function context(responses: Record<string, { status: number; body: string }> = {
   return { context: value, fetched };
 }
 
-function request(body: string, settings: Record<string, unknown> = {}, headers: Record<string, string> = {}): InboundRequest {
+const ANY_TOPIC = { topicArns: ['arn:aws:sns:*:*:*'] };
+
+function request(body: string, settings: Record<string, unknown> = ANY_TOPIC, headers: Record<string, string> = {}): InboundRequest {
   return { rawBody: Buffer.from(body), headers: new Map(Object.entries(headers)), url: 'https://mailtrail.example/', contentType: 'text/plain', receivedAt: Date.parse('2026-11-22T00:00:00Z'), settings };
 }
 
@@ -91,6 +93,9 @@ describe('amazonSes.verify with the real AWS-signed messages and certificate', (
     ['userinfo before the host', 'https://sns.us-east-2.amazonaws.com@evil.com/SimpleNotificationService-7ff5318490ec183fbaddaa2a969abfda.pem'],
     ['another path', 'https://sns.us-east-2.amazonaws.com/other/SimpleNotificationService-7ff5318490ec183fbaddaa2a969abfda.pem'],
     ['a port', 'https://sns.us-east-2.amazonaws.com:8443/SimpleNotificationService-7ff5318490ec183fbaddaa2a969abfda.pem'],
+    ['a query', 'https://sns.us-east-2.amazonaws.com/SimpleNotificationService-7ff5318490ec183fbaddaa2a969abfda.pem?n=1'],
+    ['an S3 bucket host', 'https://sns.s3-us-west-2.amazonaws.com/SimpleNotificationService-7ff5318490ec183fbaddaa2a969abfda.pem'],
+    ['a name that is not a certificate id', 'https://sns.us-east-2.amazonaws.com/SimpleNotificationService-abc.pem'],
   ])('refuses a certificate URL with %s, without fetching it', async (_, url) => {
     const body = sha1.replace(fixture.signing_certificate.url, url);
     const { context: ctx } = context();
@@ -109,11 +114,21 @@ describe('amazonSes.verify with the real AWS-signed messages and certificate', (
       code: 'MT_ERR_SIGNATURE_MISSING',
     });
   });
-  it('refuses a topic the integration does not list, and accepts one it does', async () => {
+  it('refuses a topic the integration does not list, and accepts one it does, or one its wildcards cover', async () => {
     const topic = JSON.parse(sha1).TopicArn as string;
-    const other = { topicArns: ['arn:aws:sns:us-east-2:295079676684:other'] };
-    expect(await amazonSes.verify(request(sha1, other), null, context().context)).toMatchObject({ ok: false, code: 'MT_ERR_FORBIDDEN' });
-    expect((await amazonSes.verify(request(sha1, { topicArns: [topic] }), null, context().context)).ok).toBe(true);
+    const verdict = async (topicArns: string[] | undefined) => (await amazonSes.verify(request(sha1, topicArns ? { topicArns } : {}), null, context().context));
+    expect(await verdict(['arn:aws:sns:us-east-2:295079676684:other'])).toMatchObject({ ok: false, code: 'MT_ERR_FORBIDDEN' });
+    expect(await verdict(['arn:aws:sns:*:999999999999:*'])).toMatchObject({ ok: false, code: 'MT_ERR_FORBIDDEN' });
+    expect(await verdict(undefined)).toMatchObject({ ok: false, code: 'MT_ERR_FORBIDDEN' });
+    expect((await verdict([topic])).ok).toBe(true);
+    expect((await verdict(['arn:aws:sns:us-east-2:295079676684:*'])).ok).toBe(true);
+  });
+  it('refuses a topic it does not accept before fetching any certificate', async () => {
+    const { context: ctx } = context();
+    let asked = false;
+    const result = await amazonSes.verify(request(sha1, { topicArns: ['arn:aws:sns:us-east-1:111111111111:x'] }), null, { ...ctx, certificate: async (u) => ((asked = true), ctx.certificate(u)) });
+    expect(result.ok).toBe(false);
+    expect(asked).toBe(false);
   });
   it('refuses a message checked against a certificate that did not sign it', async () => {
     const { context: ctx } = context();
@@ -240,6 +255,25 @@ describe('amazonSes.parse', () => {
     expect(bounce('Permanent', 'Suppressed')).toMatchObject({ status: 'dropped', bounceType: 'hard' });
   });
 
+  it('keeps a notification that names no recipient: the mail\'s recipients, or once for the message', () => {
+    const bounce = parse({ eventType: 'Bounce', bounce: { bounceType: 'Permanent', timestamp: '2026-11-21T10:00:00Z' }, mail: { messageId: 'm1', destination: ['a@example.com'] } });
+    expect(bounce.map((event) => [event.status, event.recipient])).toEqual([['bounced', 'a@example.com']]);
+    const delivery = parse({ eventType: 'Delivery', delivery: { recipients: [], timestamp: '2026-11-21T10:00:00Z' }, mail: { messageId: 'm1', destination: [] } });
+    expect(delivery.map((event) => [event.status, event.recipient])).toEqual([['delivered', undefined]]);
+  });
+
+  it('counts one open or click once, however many recipients the mail had', () => {
+    const mail = { messageId: 'm1', destination: ['a@example.com', 'cc@example.com', 'bcc@example.com'] };
+    expect(parse({ eventType: 'Open', open: { timestamp: '2026-11-21T10:00:00Z' }, mail })).toHaveLength(1);
+    expect(parse({ eventType: 'Click', click: { timestamp: '2026-11-21T10:00:00Z', link: 'https://x' }, mail })).toHaveLength(1);
+    expect(parse({ eventType: 'Send', mail, send: {} })).toHaveLength(3);
+  });
+
+  it('refuses an SES event naming more recipients than SES sends to', () => {
+    const destination = Array.from({ length: 51 }, (_, index) => `r${index}@example.com`);
+    expect(() => parse({ eventType: 'Send', mail: { messageId: 'm1', destination }, send: {} })).toThrow(expect.objectContaining({ code: 'MT_ERR_INVALID_BODY' }));
+  });
+
   it('reads our id from the mail tags', () => {
     const [event] = parse({ eventType: 'Send', mail: { messageId: 'm1', timestamp: '2026-11-21T10:00:00Z', destination: ['A@example.com'], tags: { mailtrail_id: ['msg_x'] } }, send: {} });
     expect(event).toMatchObject({ mailtrailId: 'msg_x', recipient: 'a@example.com' });
@@ -267,10 +301,12 @@ describe('amazonSes.parse', () => {
     expect(() => amazonSes.parse(request(body))).toThrow(expect.objectContaining({ code: 'MT_ERR_INVALID_BODY' }));
   });
 
-  it('checks topic settings at configuration time', () => {
+  it('checks topic settings at configuration time, and requires them', () => {
     expect(amazonSes.checkSettings({ topicArns: ['arn:aws:sns:us-east-1:123456789012:ses-events'] })).toBeNull();
-    expect(amazonSes.checkSettings({ topicArns: ['not an arn'] })).toMatch(/ARN/);
-    expect(amazonSes.checkSettings({ topicArns: [] })).toMatch(/ARN/);
+    expect(amazonSes.checkSettings({ topicArns: ['arn:aws:sns:*:123456789012:*'] })).toBeNull();
+    expect(amazonSes.checkSettings({})).toMatch(/topicArns must list/);
+    expect(amazonSes.checkSettings({ topicArns: ['not an arn'] })).toMatch(/topicArns must list/);
+    expect(amazonSes.checkSettings({ topicArns: [] })).toMatch(/topicArns must list/);
     expect(amazonSes.checkSettings({ other: 1 })).toMatch(/unknown setting/);
   });
 });

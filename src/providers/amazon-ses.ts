@@ -5,10 +5,17 @@ import type { BounceType, Status } from '../core/vocabulary.js';
 import { bounded, dedupeKey, fromIsoTime, parseJson, rawDedupeKey, recipientOf, record, text } from './fields.js';
 import type { Handshake, InboundRequest, ProviderAdapter, ProviderContext, VerifyResult } from './types.js';
 
-/** SNS hosts: `sns.<region>.amazonaws.com`, and `.com.cn` in China; anchored so no suffix or userinfo gets through. */
-const SNS_HOST = /^sns\.[a-z0-9-]{3,}\.amazonaws\.com(\.cn)?$/;
-const CERT_PATH = /^\/SimpleNotificationService-[a-zA-Z0-9]{1,64}\.pem$/;
-const TOPIC_ARN = /^arn:aws(-cn|-us-gov)?:sns:[a-z0-9-]+:\d{12}:[\w-]{1,256}$/;
+/**
+ * SNS hosts: `sns.<region>.amazonaws.com`, and `.com.cn` in China. A region is `us-east-1`, `us-gov-west-1`,
+ * `cn-north-1`…: nothing else, so S3's `sns.s3-….amazonaws.com` bucket hosts do not pass.
+ */
+const SNS_HOST = /^sns\.(us-gov-|us-iso-|us-isob-)?[a-z]{2}-[a-z]+-\d\.amazonaws\.com(\.cn)?$/;
+/** A signing certificate URL, whole: https, an SNS host, the certificate path, no port, query or fragment. */
+const CERT_URL = /^https:\/\/sns\.(us-gov-|us-iso-|us-isob-)?[a-z]{2}-[a-z]+-\d\.amazonaws\.com(\.cn)?\/SimpleNotificationService-[a-f0-9]{32}\.pem$/;
+/** A topic ARN an integration accepts; `*` stands for any region, any account or any topic name. */
+const TOPIC_PATTERN = /^arn:aws(-cn|-us-gov)?:sns:([a-z0-9-]+|\*):(\d{12}|\*):([\w-]{1,256}|\*)$/;
+/** SES sends a message to at most 50 recipients; an SNS message naming more is not SES's. */
+const MAX_RECIPIENTS = 50;
 
 /** The fields each message type signs, in byte order (the SNS "verify a message signature" page and the AWS SDKs). */
 const SIGNED_FIELDS: Record<string, readonly string[]> = {
@@ -31,12 +38,16 @@ export const amazonSes = {
   contentTypes: ['text/plain', 'application/json'],
   auth: 'certificate' as const,
 
+  /**
+   * `topicArns` is required: SNS signs every topic's messages, so the signature alone only proves a message came
+   * from some AWS account. Without the list, anyone who learned the inbound URL could subscribe a topic of their
+   * own to it and publish forged events that verify.
+   */
   checkSettings(settings: Record<string, unknown>) {
     const { topicArns, ...rest } = settings;
     if (Object.keys(rest).length > 0) return `unknown setting ${Object.keys(rest)[0]}; Amazon SES takes topicArns`;
-    if (topicArns === undefined) return null;
-    if (!Array.isArray(topicArns) || topicArns.length === 0 || topicArns.length > 100 || !topicArns.every((arn) => typeof arn === 'string' && TOPIC_ARN.test(arn))) {
-      return 'topicArns must be a list of SNS topic ARNs (arn:aws:sns:<region>:<account>:<topic>)';
+    if (!Array.isArray(topicArns) || topicArns.length === 0 || topicArns.length > 100 || !topicArns.every((arn) => typeof arn === 'string' && TOPIC_PATTERN.test(arn))) {
+      return 'topicArns must list the SNS topics this integration accepts: arn:aws:sns:<region>:<account>:<topic>, where * stands for any region, account or topic';
     }
     return null;
   },
@@ -54,12 +65,12 @@ export const amazonSes = {
     if (!signature || !certUrl) return { ok: false, code: 'MT_ERR_SIGNATURE_MISSING', reason: 'the SNS message has no Signature or SigningCertURL' };
     const algorithm = envelope.SignatureVersion === '1' ? 'sha1' : envelope.SignatureVersion === '2' ? 'sha256' : null;
     if (!algorithm) return { ok: false, code: 'MT_ERR_SIGNATURE_INVALID', reason: `unknown SNS SignatureVersion "${String(envelope.SignatureVersion)}"` };
-    if (!isSnsUrl(certUrl, CERT_PATH)) {
-      return { ok: false, code: 'MT_ERR_SIGNATURE_INVALID', reason: 'SigningCertURL must be an https URL of an SNS host (sns.<region>.amazonaws.com)' };
-    }
-    const allowed = request.settings.topicArns;
-    if (Array.isArray(allowed) && !allowed.includes(envelope.TopicArn)) {
+    // The topic is checked first: a request for a topic this integration does not accept costs no certificate fetch.
+    if (!topicAllowed(request.settings.topicArns, text(envelope.TopicArn))) {
       return { ok: false, code: 'MT_ERR_FORBIDDEN', reason: `topic ${String(envelope.TopicArn)} is not one of this integration's topicArns` };
+    }
+    if (!CERT_URL.test(certUrl)) {
+      return { ok: false, code: 'MT_ERR_SIGNATURE_INVALID', reason: 'SigningCertURL must be https://sns.<region>.amazonaws.com/SimpleNotificationService-<id>.pem' };
     }
 
     const pem = await context.certificate(certUrl);
@@ -68,7 +79,7 @@ export const amazonSes = {
       const certificate = new X509Certificate(pem);
       // Validity dates are not checked: the certificate is trusted because it came from SNS over https (or from
       // the operator's directory), and SNS keeps signing with a certificate for a while after replacing it.
-      if (!/CN=sns\.amazonaws\.com/.test(certificate.subject)) {
+      if (!certificate.subject.split('\n').includes('CN=sns.amazonaws.com')) {
         return { ok: false, code: 'MT_ERR_SIGNATURE_INVALID', reason: 'the signing certificate is not issued to sns.amazonaws.com' };
       }
       valid = verifySignature(algorithm, Buffer.from(stringToSign(envelope, fields)), certificate.publicKey, Buffer.from(signature, 'base64'));
@@ -87,7 +98,7 @@ export const amazonSes = {
     }
     if (envelope.Type !== 'SubscriptionConfirmation') return null;
     const subscribeUrl = text(envelope.SubscribeURL);
-    if (!subscribeUrl || !isSnsUrl(subscribeUrl, /^\/$/)) {
+    if (!subscribeUrl || !isSnsUrl(subscribeUrl)) {
       return { kind: 'subscription_confirmation_failed', topic, detail: 'the SubscribeURL is not an https URL of an SNS host; the subscription was not confirmed' };
     }
     try {
@@ -131,10 +142,19 @@ type SesEvent = Omit<ParsedEvent, 'nativeType' | 'dedupeKey' | 'raw' | 'provider
 
 /** One event per affected recipient, each with the time of the event itself (never the mail's send time where the event has its own). */
 function sesEvents(type: string, message: Record<string, unknown>, mail: Record<string, unknown>, fallback: number): SesEvent[] {
+  const events = eventsByRecipient(type, message, mail, fallback);
+  if (events.length > MAX_RECIPIENTS) throw new MailtrailError('MT_ERR_INVALID_BODY', `the SES event names ${events.length} recipients; SES sends to at most ${MAX_RECIPIENTS}`);
+  return events;
+}
+
+function eventsByRecipient(type: string, message: Record<string, unknown>, mail: Record<string, unknown>, fallback: number): SesEvent[] {
   const sentAt = fromIsoTime(mail.timestamp, fallback);
-  const destination = Array.isArray(mail.destination) ? mail.destination : [undefined];
+  // A notification that names no recipient at all is still an event: kept once, for the message as a whole.
+  const destination: unknown[] = Array.isArray(mail.destination) && mail.destination.length > 0 ? mail.destination : [undefined];
   const each = (status: Status | null, occurredAt: number, extra: Partial<SesEvent> = {}) =>
     destination.map((recipient) => ({ status, occurredAt, recipient, ...extra }));
+  // SES does not say which recipient opened or clicked: one open is one event, for the first recipient.
+  const once = (status: Status, occurredAt: number, extra: Partial<SesEvent>) => [{ status, occurredAt, recipient: destination[0], ...extra }];
   switch (type) {
     case 'Bounce': {
       const bounce = record(message.bounce) ?? {};
@@ -142,7 +162,7 @@ function sesEvents(type: string, message: Record<string, unknown>, mail: Record<
       const subType = text(bounce.bounceSubType);
       // SES did not attempt delivery to an address on a suppression list: reported as a bounce, but nothing was sent.
       const status: Status = subType === 'Suppressed' || subType === 'OnAccountSuppressionList' ? 'dropped' : 'bounced';
-      return list(bounce.bouncedRecipients).map((recipient) => ({
+      return recipientsOr(bounce.bouncedRecipients, destination).map((recipient) => ({
         status,
         occurredAt: fromIsoTime(bounce.timestamp, fallback),
         recipient: recipient.emailAddress,
@@ -152,7 +172,7 @@ function sesEvents(type: string, message: Record<string, unknown>, mail: Record<
     }
     case 'Complaint': {
       const complaint = record(message.complaint) ?? {};
-      return list(complaint.complainedRecipients).map((recipient) => ({
+      return recipientsOr(complaint.complainedRecipients, destination).map((recipient) => ({
         status: 'complaint' as const,
         occurredAt: fromIsoTime(complaint.timestamp, fallback),
         recipient: recipient.emailAddress,
@@ -162,7 +182,7 @@ function sesEvents(type: string, message: Record<string, unknown>, mail: Record<
     }
     case 'Delivery': {
       const delivery = record(message.delivery) ?? {};
-      const recipients = Array.isArray(delivery.recipients) ? delivery.recipients : destination;
+      const recipients = Array.isArray(delivery.recipients) && delivery.recipients.length > 0 ? delivery.recipients : destination;
       return recipients.map((recipient) => ({
         status: 'delivered' as const,
         occurredAt: fromIsoTime(delivery.timestamp, fallback),
@@ -172,7 +192,7 @@ function sesEvents(type: string, message: Record<string, unknown>, mail: Record<
     }
     case 'DeliveryDelay': {
       const delay = record(message.deliveryDelay) ?? {};
-      return list(delay.delayedRecipients).map((recipient) => ({
+      return recipientsOr(delay.delayedRecipients, destination).map((recipient) => ({
         status: 'delayed' as const,
         occurredAt: fromIsoTime(delay.timestamp, fallback),
         recipient: recipient.emailAddress,
@@ -187,11 +207,11 @@ function sesEvents(type: string, message: Record<string, unknown>, mail: Record<
       return each('rejected', sentAt, { reason: text(record(message.failure)?.errorMessage) });
     case 'Open': {
       const open = record(message.open) ?? {};
-      return each('opened', fromIsoTime(open.timestamp, fallback), { ip: text(open.ipAddress), userAgent: text(open.userAgent) });
+      return once('opened', fromIsoTime(open.timestamp, fallback), { ip: text(open.ipAddress), userAgent: text(open.userAgent) });
     }
     case 'Click': {
       const click = record(message.click) ?? {};
-      return each('clicked', fromIsoTime(click.timestamp, fallback), { url: text(click.link), ip: text(click.ipAddress), userAgent: text(click.userAgent) });
+      return once('clicked', fromIsoTime(click.timestamp, fallback), { url: text(click.link), ip: text(click.ipAddress), userAgent: text(click.userAgent) });
     }
     case 'Subscription': {
       const subscription = record(message.subscription) ?? {};
@@ -220,10 +240,20 @@ function stringToSign(envelope: Envelope, fields: readonly string[]): string {
   return result;
 }
 
-function isSnsUrl(value: string, path: RegExp): boolean {
+function topicAllowed(patterns: unknown, topic: string | undefined): boolean {
+  if (!Array.isArray(patterns) || topic === undefined) return false;
+  const parts = topic.split(':');
+  return patterns.some((pattern) => {
+    const wanted = String(pattern).split(':');
+    return wanted.length === parts.length && wanted.every((part, index) => part === '*' || part === parts[index]);
+  });
+}
+
+/** A confirmation URL: https on an SNS host, at its root, with no userinfo or port. */
+function isSnsUrl(value: string): boolean {
   try {
     const url = new URL(value);
-    return url.protocol === 'https:' && url.username === '' && url.password === '' && url.port === '' && SNS_HOST.test(url.hostname) && path.test(url.pathname);
+    return url.protocol === 'https:' && url.username === '' && url.password === '' && url.port === '' && SNS_HOST.test(url.hostname) && url.pathname === '/';
   } catch {
     return false;
   }
@@ -239,6 +269,12 @@ function bounceTypeOf(type: string | undefined): BounceType {
 function mailtrailIdOf(tags: unknown): string | undefined {
   const value = record(tags)?.mailtrail_id;
   return bounded(text(Array.isArray(value) ? value[0] : value));
+}
+
+/** The recipients an event names, or, when it names none, every recipient of the mail. */
+function recipientsOr(value: unknown, destination: unknown[]): Record<string, unknown>[] {
+  const named = list(value);
+  return named.length > 0 ? named : destination.map((emailAddress) => ({ emailAddress }));
 }
 
 function list(value: unknown): Record<string, unknown>[] {

@@ -52,6 +52,18 @@ describe('resend.verify with the Svix / Standard Webhooks vectors', () => {
   it('refuses another secret', () => {
     expect(resend.verify(vectorRequest(vector), 'whsec_' + Buffer.alloc(24, 7).toString('base64'))).toMatchObject({ ok: false, code: 'MT_ERR_SIGNATURE_INVALID' });
   });
+  it('refuses webhook-* and svix-* headers that disagree, so a replay cannot change the id it is deduplicated on', () => {
+    const headers = {
+      'webhook-id': vector['svix-id'],
+      'webhook-timestamp': vector['svix-timestamp'],
+      'webhook-signature': vector['svix-signature'],
+      'svix-id': 'msg_fresh_for_every_replay',
+    };
+    expect(resend.verify(request(vector.raw_body, headers, signedAt), vector.secret)).toMatchObject({ ok: false, code: 'MT_ERR_SIGNATURE_INVALID' });
+    const agreeing = { ...headers, 'svix-id': vector['svix-id'] };
+    expect(resend.verify(request(vector.raw_body, agreeing, signedAt), vector.secret).ok).toBe(true);
+    expect(resend.parse(request('{"type":"email.sent","data":{}}', agreeing, signedAt))[0]!.dedupeKey).toBe(`svix:${vector['svix-id']}`);
+  });
   it('refuses another id (the id is signed)', () => {
     expect(resend.verify(vectorRequest({ ...vector, 'svix-id': 'msg_other' }), vector.secret)).toMatchObject({ ok: false, code: 'MT_ERR_SIGNATURE_INVALID' });
   });

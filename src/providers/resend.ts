@@ -1,7 +1,7 @@
 import type { ParsedEvent } from '../core/event.js';
 import type { BounceType, Status } from '../core/vocabulary.js';
 import { bounded, dedupeKey, fromIsoTime, mapped, parseJsonObject, rawDedupeKey, recipientOf, record, text } from './fields.js';
-import { standardWebhooksKey, verifyStandardWebhook } from './standard-webhooks.js';
+import { standardWebhooksHeaders, standardWebhooksKey, verifyStandardWebhook } from './standard-webhooks.js';
 import type { InboundRequest, ProviderAdapter, VerifyResult } from './types.js';
 
 const STATUS_BY_TYPE: Record<string, Status> = {
@@ -44,7 +44,8 @@ export const resend = {
     const type = text(body.type) ?? '';
     const data = record(body.data) ?? {};
     const status = mapped(STATUS_BY_TYPE, type) ?? null;
-    const eventId = request.headers.get('svix-id') ?? request.headers.get('webhook-id');
+    // the id verify checked: the same header, read the same way
+    const eventId = standardWebhooksHeaders(request.headers).id;
     const click = record(data.click);
     const bounce = record(data.bounce);
     const recipients = Array.isArray(data.to) ? data.to : [data.to];

@@ -18,6 +18,22 @@ export function standardWebhooksSignature(key: Buffer, id: string, timestamp: st
 }
 
 /**
+ * The three headers, under their Standard Webhooks names (`webhook-*`) or Svix's (`svix-*`). A request carrying
+ * both names with different values is ambiguous, and gets `null` for that header: what was verified must be what
+ * is used (the id is the dedupe key).
+ */
+export function standardWebhooksHeaders(headers: ReadonlyMap<string, string>): { id?: string; timestamp?: string; signature?: string; conflict: boolean } {
+  let conflict = false;
+  const header = (name: string) => {
+    const standard = headers.get(`webhook-${name}`);
+    const svix = headers.get(`svix-${name}`);
+    if (standard !== undefined && svix !== undefined && standard !== svix) conflict = true;
+    return standard ?? svix;
+  };
+  return { id: header('id'), timestamp: header('timestamp'), signature: header('signature'), conflict };
+}
+
+/**
  * Verifies a Standard Webhooks request: `webhook-id`/`-timestamp`/`-signature` headers, or Svix's `svix-*`
  * names. The signature header may hold several space-separated signatures (during a secret rotation); any
  * `v1` one that matches is enough. Timestamps more than the tolerance away from `nowMs` are refused.
@@ -28,10 +44,8 @@ export function verifyStandardWebhook(
   secret: string,
   nowMs: number,
 ): { ok: true; id: string } | VerifyFailure {
-  const header = (name: string) => headers.get(`webhook-${name}`) ?? headers.get(`svix-${name}`);
-  const id = header('id');
-  const timestamp = header('timestamp');
-  const signatures = header('signature');
+  const { id, timestamp, signature: signatures, conflict } = standardWebhooksHeaders(headers);
+  if (conflict) return { ok: false, code: 'MT_ERR_SIGNATURE_INVALID', reason: 'the webhook-* and svix-* headers disagree' };
   if (!id || !timestamp || !signatures) {
     return { ok: false, code: 'MT_ERR_SIGNATURE_MISSING', reason: 'missing svix-id, svix-timestamp or svix-signature header (or their webhook-* forms)' };
   }

@@ -69,7 +69,10 @@ export interface ProviderAdapter {
   auth: AuthScheme;
   /** For `signature` providers: checks a key at configuration time; returns an error message for a key that can never verify. */
   checkSigningKey?(key: string): string | null;
-  /** Checks an integration's settings at configuration time; returns an error message, or null when they are usable. */
+  /**
+   * Checks an integration's settings at configuration time (also when none are given, so a provider can require
+   * some); returns an error message, or null when they are usable.
+   */
   checkSettings?(settings: Record<string, unknown>): string | null;
   /**
    * Verifies the request over the raw bytes. `signature` providers are called only when the integration has a

@@ -151,8 +151,10 @@ function generateCredentials(): InboundCredentials {
 
 function checkSettings(adapter: ProviderAdapter, settings: Record<string, unknown>): Record<string, unknown> {
   if (JSON.stringify(settings).length > MAX_SETTINGS) throw new MailtrailError('MT_ERR_VALIDATION', `settings: at most ${MAX_SETTINGS} bytes of JSON`);
-  if (Object.keys(settings).length === 0) return {};
-  if (!adapter.checkSettings) throw new MailtrailError('MT_ERR_VALIDATION', `settings: ${adapter.displayName} has no settings`);
+  if (!adapter.checkSettings) {
+    if (Object.keys(settings).length === 0) return {};
+    throw new MailtrailError('MT_ERR_VALIDATION', `settings: ${adapter.displayName} has no settings`);
+  }
   const problem = adapter.checkSettings(settings);
   if (problem) throw new MailtrailError('MT_ERR_VALIDATION', `settings: ${problem}`);
   return settings;
