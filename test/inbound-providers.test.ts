@@ -231,6 +231,10 @@ for (const dialect of DIALECTS) {
         expect(await server.inbound(integrationId, wrongKey, json)).toMatchObject({ status: 401, body: { error: { code: 'MT_ERR_SIGNATURE_INVALID' } } });
         const events = await server.api(`/v1/events?integrationId=${integrationId}`);
         expect(events.body.data.map((event: { nativeType: string }) => event.nativeType)).toEqual(['delivered', 'delivered']);
+
+        // a second integration holding the same account key shares the token's single use
+        const twin = await server.api('/v1/integrations', { body: { providerId: 'mailgun', name: 'Mailgun, same account', signingKey: key } });
+        expect(await server.inbound(twin.body.id, forgedEvents, json)).toMatchObject({ status: 401, body: { error: { code: 'MT_ERR_REPLAYED' } } });
       });
     });
 

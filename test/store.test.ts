@@ -242,6 +242,28 @@ for (const dialect of DIALECTS) {
       expect(await store.claimIdempotencyKey(key)).toEqual({ state: 'claimed' });
     });
 
+    it('claims a nonce once per scope, lets the same body through again, refuses another body, and prunes old ones', async () => {
+      const claim = (nonce: string, bodyHash: string, scope = 'key:a', now = T0) => store.claimNonce({ scope, nonce, bodyHash, now });
+      expect(await claim('t1', 'h1')).toBe('new');
+      expect(await claim('t1', 'h1')).toBe('retry');
+      expect(await claim('t1', 'h2')).toBe('replay');
+      expect(await claim('t1', 'h2', 'key:b')).toBe('new');
+      const racing = await Promise.all(Array.from({ length: 8 }, (_, index) => claim('t2', `h${index}`)));
+      expect(racing.filter((outcome) => outcome === 'new')).toHaveLength(1);
+      expect(racing.filter((outcome) => outcome === 'replay')).toHaveLength(7);
+      expect(await store.pruneNonces(T0 + 1)).toBe(3);
+      expect(await claim('t1', 'h2')).toBe('new');
+    });
+
+    it('keeps integration notices inside their environment, newest first', async () => {
+      const notice = (id: string, createdAt: number, environment = environmentId) =>
+        store.addIntegrationNotice({ id, environmentId: environment, integrationId: integration.id, kind: 'subscription_confirmed', topic: 'arn:aws:sns:us-east-1:123456789012:t', detail: 'ok', createdAt });
+      await notice('ntc_1', T0);
+      await notice('ntc_2', T0 + 1);
+      expect((await store.listIntegrationNotices(environmentId, integration.id, 10)).map((n) => n.id)).toEqual(['ntc_2', 'ntc_1']);
+      expect(await store.listIntegrationNotices('env_b', integration.id, 10)).toEqual([]);
+    });
+
     it('follows a mailtrail_id only to a message of the same integration', async () => {
       await store.registerMessage({ environmentId, integrationId: integration.id, provider: 'sendgrid', id: 'welcome-1', providerMessageId: 'pm-w', recipient: 'ada@example.com' }, T0);
       // another integration of the environment (say one that accepts unsigned requests) names that id

@@ -76,7 +76,10 @@ export async function receiveInbound(deps: InboundDeps, input: InboundInput): Pr
   const nonce = await authenticate(deps, integration, adapter, request, input);
   if (nonce !== undefined) {
     const bodyHash = createHash('sha256').update(request.rawBody).digest('hex');
-    const claim = await storage(() => deps.store.claimNonce({ integrationId: integration.id, nonce, bodyHash, now: receivedAt }));
+    // A nonce is single-use for the key that signed it, whichever integration holds that key.
+    const signingKey = deps.integrations.signingKey(integration);
+    const scope = signingKey !== null ? `key:${createHash('sha256').update(signingKey).digest('base64url')}` : `integration:${integration.id}`;
+    const claim = await storage(() => deps.store.claimNonce({ scope, nonce, bodyHash, now: receivedAt }));
     if (claim === 'replay') {
       deps.metrics.signatureFailures.inc({ provider: adapter.id, code: 'MT_ERR_REPLAYED' });
       throw new MailtrailError('MT_ERR_REPLAYED', 'this signature was already used with another body');

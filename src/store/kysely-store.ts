@@ -386,17 +386,17 @@ export class KyselyStore implements Store {
     return Number(result.numDeletedRows);
   }
 
-  async claimNonce(input: { integrationId: string; nonce: string; bodyHash: string; now: number }): Promise<NonceClaim> {
+  async claimNonce(input: { scope: string; nonce: string; bodyHash: string; now: number }): Promise<NonceClaim> {
     const inserted = await this.db
       .insertInto('inbound_nonces')
-      .values({ integration_id: input.integrationId, nonce: input.nonce, body_hash: input.bodyHash, created_at: input.now })
+      .values({ scope: input.scope, nonce: input.nonce, body_hash: input.bodyHash, created_at: input.now })
       .onConflict((conflict) => conflict.doNothing())
       .executeTakeFirst();
     if (Number(inserted.numInsertedOrUpdatedRows ?? 0n) > 0) return 'new';
     const row = await this.db
       .selectFrom('inbound_nonces')
       .select('body_hash')
-      .where('integration_id', '=', input.integrationId)
+      .where('scope', '=', input.scope)
       .where('nonce', '=', input.nonce)
       .executeTakeFirst();
     // Pruned between the two statements: the nonce is older than any window that accepts it.

@@ -150,14 +150,15 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
         // Per-integration options that are not secret (e.g. the SNS topics an integration accepts), as JSON.
         await db.schema.alterTable('integrations').addColumn('settings', 'text', (column) => column.notNull().defaultTo('{}')).execute();
 
-        // Values a provider promises to sign once (Mailgun's token): the same one with another body is a replay.
+        // Values a provider promises to sign once (Mailgun's token): the same one with another body is a replay. The
+        // scope is the signing key's fingerprint, so integrations sharing one provider key share its nonces.
         await db.schema
           .createTable('inbound_nonces')
-          .addColumn('integration_id', 'text', (column) => column.notNull())
+          .addColumn('scope', 'text', (column) => column.notNull())
           .addColumn('nonce', 'text', (column) => column.notNull())
           .addColumn('body_hash', 'text', (column) => column.notNull())
           .addColumn('created_at', time, (column) => column.notNull())
-          .addPrimaryKeyConstraint('inbound_nonces_pk', ['integration_id', 'nonce'])
+          .addPrimaryKeyConstraint('inbound_nonces_pk', ['scope', 'nonce'])
           .execute();
         await db.schema.createIndex('inbound_nonces_by_age').on('inbound_nonces').column('created_at').execute();
 

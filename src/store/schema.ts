@@ -122,7 +122,7 @@ export interface IdempotencyKeyTable {
 }
 
 export interface InboundNonceTable {
-  integration_id: string;
+  scope: string;
   nonce: string;
   body_hash: string;
   created_at: number;

@@ -177,8 +177,11 @@ export interface Store {
   releaseIdempotencyKey(input: { environmentId: string; integrationId: string; key: string }): Promise<void>;
   pruneIdempotencyKeys(olderThan: number): Promise<number>;
 
-  /** Records a provider's single-use value (see VerifyResult.nonce), bound to the body it came with. */
-  claimNonce(input: { integrationId: string; nonce: string; bodyHash: string; now: number }): Promise<NonceClaim>;
+  /**
+   * Records a provider's single-use value (see VerifyResult.nonce), bound to the body it came with, within a scope
+   * (the fingerprint of the key that signed it).
+   */
+  claimNonce(input: { scope: string; nonce: string; bodyHash: string; now: number }): Promise<NonceClaim>;
   pruneNonces(olderThan: number): Promise<number>;
 
   addIntegrationNotice(notice: IntegrationNotice): Promise<void>;
