@@ -43,6 +43,8 @@ export interface MailtrailOptions {
   providerFetch?: typeof fetch | undefined;
 }
 
+const HOUR = 60 * 60 * 1000;
+
 /** A provider Mailtrail does not ship, registered by the embedding app (see `Mailtrail.registerParser`). */
 export interface CustomParserOptions {
   displayName?: string | undefined;
@@ -68,6 +70,7 @@ export class Mailtrail {
   private readonly bus: EventBus;
   private readonly now: () => number;
   private readonly servers = new Set<ServerType>();
+  private readonly maintenance: NodeJS.Timeout;
 
   /** @internal use `createMailtrail` */
   constructor(options: MailtrailOptions) {
@@ -90,6 +93,19 @@ export class Mailtrail {
       publicUrl: (options.publicUrl ?? 'http://localhost:3000').replace(/\/+$/, ''),
     };
     this.app = createApp(context);
+    // Idempotency keys and nonces are only needed for a day: dropped hourly, whoever runs Mailtrail (the CLI or an app).
+    this.maintenance = setInterval(() => void this.prune(), HOUR);
+    this.maintenance.unref();
+  }
+
+  /** Drops idempotency keys and nonces older than a day (their longest use is 24 h); runs hourly by itself. */
+  async prune(): Promise<void> {
+    const dayAgo = this.now() - 24 * HOUR;
+    await Promise.all([
+      this.store.pruneIdempotencyKeys(dayAgo).catch((error: unknown) => this.log.warn({ err: error }, 'pruning idempotency keys failed')),
+      // twice Mailgun's 12 h signature window: an older nonce is refused by its timestamp anyway
+      this.store.pruneNonces(dayAgo).catch((error: unknown) => this.log.warn({ err: error }, 'pruning nonces failed')),
+    ]);
   }
 
   /** Serves a web-standard request: mount this in any framework that speaks `fetch`. */
@@ -147,6 +163,7 @@ export class Mailtrail {
 
   /** Stops the servers this instance started, then closes the database. */
   async close(): Promise<void> {
+    clearInterval(this.maintenance);
     await Promise.all([...this.servers].map((server) => this.closeServer(server)));
     await this.store.close();
   }

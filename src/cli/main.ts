@@ -8,8 +8,6 @@ import { integrationView } from '../http/views.js';
 import { openStore } from '../store/index.js';
 import type { Store } from '../store/types.js';
 
-const HOUR = 60 * 60 * 1000;
-
 /** The "## Set up" section of a provider's guide in docs/providers, as shipped with the package. */
 async function setupSteps(provider: string): Promise<string | null> {
   const guide = await readFile(new URL(`../../docs/providers/${provider}.md`, import.meta.url), 'utf8').catch(() => null);
@@ -144,19 +142,11 @@ async function serve(config: Config): Promise<void> {
   const server = await mailtrail.listen({ port: config.port, host: config.host });
   log.info({ url: server.url, publicUrl: config.publicUrl, database: config.databaseUrl ? 'postgres' : 'sqlite' }, 'mailtrail is listening');
 
-  const prune = setInterval(() => {
-    mailtrail.store.pruneIdempotencyKeys(Date.now() - 24 * HOUR).catch((error: unknown) => log.warn({ err: error }, 'pruning idempotency keys failed'));
-    // Kept twice as long as the longest signature window (Mailgun's 12 h): an older nonce is refused by its timestamp anyway.
-    mailtrail.store.pruneNonces(Date.now() - 24 * HOUR).catch((error: unknown) => log.warn({ err: error }, 'pruning nonces failed'));
-  }, HOUR);
-  prune.unref();
-
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'shutting down');
-    clearInterval(prune);
     mailtrail.close().then(
       () => process.exit(0),
       (error: unknown) => {

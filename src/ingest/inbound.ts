@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { MailtrailError, isMailtrailError, type ErrorCode } from '../core/errors.js';
 import { newId } from '../core/ids.js';
+import { storableText } from '../core/text.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import type { InboundRequest, ProviderAdapter, ProviderContext } from '../providers/types.js';
 import type { Logger } from '../log.js';
@@ -79,7 +80,9 @@ export async function receiveInbound(deps: InboundDeps, input: InboundInput): Pr
     // A nonce is single-use for the key that signed it, whichever integration holds that key.
     const signingKey = deps.integrations.signingKey(integration);
     const scope = signingKey !== null ? `key:${createHash('sha256').update(signingKey).digest('base64url')}` : `integration:${integration.id}`;
-    const claim = await storage(() => deps.store.claimNonce({ scope, nonce, bodyHash, now: receivedAt }));
+    // Stored as a hash: a fixed size for the index, and no provider text (NUL, any length) reaches the database.
+    const nonceHash = createHash('sha256').update(nonce).digest('base64url');
+    const claim = await storage(() => deps.store.claimNonce({ scope, nonce: nonceHash, bodyHash, now: receivedAt }));
     if (claim === 'replay') {
       deps.metrics.signatureFailures.inc({ provider: adapter.id, code: 'MT_ERR_REPLAYED' });
       throw new MailtrailError('MT_ERR_REPLAYED', 'this signature was already used with another body');
@@ -94,8 +97,9 @@ export async function receiveInbound(deps: InboundDeps, input: InboundInput): Pr
         environmentId: integration.environmentId,
         integrationId: integration.id,
         kind: handshake.kind,
-        topic: handshake.topic,
-        detail: handshake.detail,
+        // provider text, made storable like every event field (PostgreSQL refuses NUL)
+        topic: handshake.topic === null ? null : storableText(handshake.topic).slice(0, 1024),
+        detail: storableText(handshake.detail).slice(0, 4096),
         createdAt: receivedAt,
       }),
     );

@@ -27,8 +27,9 @@ function parseItem(outer: Record<string, unknown>, raw: string, index: number): 
   const event = record(outer.event) ?? outer;
   const status = event.status;
   if (!isStatus(status)) throw invalid(index, 'has no status among sent, delivered, delayed, bounced, blocked, dropped, rejected, complaint, opened, clicked, unsubscribed');
-  const occurredAt = fromIsoTime(event.date, Number.NaN);
-  if (Number.isNaN(occurredAt)) throw invalid(index, 'has no date (ISO 8601, e.g. 2026-11-22T10:00:00Z)');
+  // A time without a zone would be read in this server's zone: refused rather than guessed.
+  const occurredAt = typeof event.date === 'string' && /([zZ]|[+-]\d{2}:?\d{2})$/.test(event.date) ? fromIsoTime(event.date, Number.NaN) : Number.NaN;
+  if (Number.isNaN(occurredAt)) throw invalid(index, 'has no date with a time zone (ISO 8601, e.g. 2026-11-22T10:00:00Z)');
   const bounceType = text(event.bounceType ?? outer.bounceType);
   if (bounceType !== undefined && !(BOUNCE_TYPES as readonly string[]).includes(bounceType)) throw invalid(index, `has bounceType "${bounceType}"; use ${BOUNCE_TYPES.join(', ')}`);
   const id = text(outer.id);

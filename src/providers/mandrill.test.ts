@@ -226,6 +226,13 @@ describe('mandrill.parse', () => {
     expect(again!.dedupeKey).toBe(first!.dedupeKey);
   });
 
+  it('two opens in the same second from two devices are two events', () => {
+    const open = (ip: string, ua: string) => ({ event: 'open', msg: { _id: 'm1', email: 'a@example.com' }, _id: 'm1', ts: 100, ip, user_agent: ua });
+    const [phone, laptop, phoneAgain] = mandrill.parse(signedRequest(JSON.stringify([open('198.51.100.1', 'iPhone'), open('198.51.100.2', 'Firefox'), open('198.51.100.1', 'iPhone')])));
+    expect(phone!.dedupeKey).not.toBe(laptop!.dedupeKey);
+    expect(phoneAgain!.dedupeKey).toBe(phone!.dedupeKey);
+  });
+
   it('an empty batch (the URL check) is zero events', () => {
     expect(mandrill.parse(request('mandrill_events=%5B%5D'))).toEqual([]);
   });

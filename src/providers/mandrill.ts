@@ -110,8 +110,11 @@ function parseEvent(item: Record<string, unknown>, raw: string, receivedAt: numb
     nativeType: nativeType || '(none)',
     occurredAt: fromUnixSeconds(item.ts, receivedAt),
     // The top-level _id is the message's id, not the event's (Mandrill's examples give both the same value): a
-    // message has many opens and clicks, so the event's time, and a click's url, make the key.
-    dedupeKey: eventId ? dedupeKey([eventId, nativeType, text(item.ts) ?? '', ...(url ? [url] : [])].join(':')) : rawDedupeKey(raw),
+    // message has many opens and clicks, so the event's time, a click's url and the opener's address and agent
+    // make the key. Two opens in one second from two devices stay two; a retry of one stays one.
+    dedupeKey: eventId
+      ? dedupeKey([eventId, nativeType, text(item.ts) ?? '', ...labelled({ url, ip: text(item.ip), ua: text(item.user_agent) })].join(':'))
+      : rawDedupeKey(raw),
     providerMessageId: bounded(messageId),
     mailtrailId: mailtrailIdFrom(msg?.metadata),
     recipient: recipientOf(msg?.email),
@@ -158,4 +161,9 @@ function missing(reason: string): VerifyFailure {
 
 function invalid(reason: string): VerifyFailure {
   return { ok: false, code: 'MT_ERR_SIGNATURE_INVALID', reason };
+}
+
+/** `name=value` for each field present, so keys of events without them stay as they were. */
+function labelled(fields: Record<string, string | undefined>): string[] {
+  return Object.entries(fields).flatMap(([name, value]) => (value === undefined ? [] : [`${name}=${value}`]));
 }

@@ -75,16 +75,22 @@ describe('postmark.parse, bounce TypeCodes from the SDK table', () => {
   const hard = ['HardBounce', 'BadEmailAddress', 'ManuallyDeactivated'];
   const soft = ['Transient', 'DnsError', 'SoftBounce'];
   const block = ['Blocked', 'DMARCPolicy'];
+  const notFailures = ['Unsubscribe', 'Subscribe', 'AutoResponder', 'AddressChange', 'SpamNotification', 'OpenRelayTest', 'VirusNotification', 'ChallengeVerification'];
+  const rejected = ['Unconfirmed', 'SMTPApiError', 'TemplateRenderingFailed'];
 
   for (const [name, code] of Object.entries(vectors.bounce_type_codes_from_sdk)) {
     const expected =
       name === 'SpamComplaint'
         ? { status: 'complaint', bounceType: undefined }
-        : block.includes(name)
-          ? { status: 'blocked', bounceType: 'block' }
-          : { status: 'bounced', bounceType: hard.includes(name) ? 'hard' : soft.includes(name) ? 'soft' : 'undetermined' };
+        : notFailures.includes(name)
+          ? { status: null, bounceType: undefined }
+          : rejected.includes(name)
+            ? { status: 'rejected', bounceType: undefined }
+            : block.includes(name)
+              ? { status: 'blocked', bounceType: 'block' }
+              : { status: 'bounced', bounceType: hard.includes(name) ? 'hard' : soft.includes(name) ? 'soft' : 'undetermined' };
 
-    it(`${name} (${code}) → ${expected.status}${expected.bounceType ? ` / ${expected.bounceType}` : ''}`, () => {
+    it(`${name} (${code}) → ${expected.status ?? 'ignored'}${expected.bounceType ? ` / ${expected.bounceType}` : ''}`, () => {
       const byCode = parseOne(JSON.stringify({ RecordType: 'Bounce', ID: code, TypeCode: code, Email: 'a@example.com', BouncedAt: '2024-01-02T03:04:05Z' }));
       const byName = parseOne(JSON.stringify({ ID: code, Type: name, Email: 'a@example.com', BouncedAt: '2024-01-02T03:04:05Z' }));
       for (const event of [byCode, byName]) {
@@ -135,8 +141,8 @@ describe('postmark.parse, one sample per record type', () => {
     });
   });
 
-  it('Bounce AutoResponder → bounced undetermined', () => {
-    expect(parseOne(sample('Bounce AutoResponder').raw)).toMatchObject({ status: 'bounced', bounceType: 'undetermined', reason: 'I am out of the office' });
+  it('Bounce AutoResponder (an out-of-office reply) → kept as ignored, so a delivered message stays delivered', () => {
+    expect(parseOne(sample('Bounce AutoResponder').raw)).toMatchObject({ status: null, nativeType: 'Bounce', bounceType: undefined, reason: 'I am out of the office' });
   });
 
   it('SpamComplaint → complaint, deduplicated on its bounce id', () => {

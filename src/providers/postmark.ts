@@ -39,6 +39,14 @@ const SOFT_CODES = new Set([2, 256, 4096]);
 /** Refused by the receiving side's policy: Postmark's Blocked, and a receiving domain's DMARC policy. */
 const BLOCK_CODES = new Set([100006, 100009]);
 const SPAM_COMPLAINT_CODE = 100001;
+/**
+ * Bounce records that report no failure to deliver: an out-of-office or other automatic reply, a subscribe or
+ * unsubscribe request, an address change, a challenge, a spam or virus notice, a relay test. Stored as ignored:
+ * counted as bounces, they would turn a delivered message into a bounced one.
+ */
+const NOT_A_FAILURE_CODES = new Set([16, 32, 64, 128, 512, 1024, 8192, 16384]);
+/** Postmark refused the message before sending it: unconfirmed sender signature, API error, template failure. */
+const REJECTED_CODES = new Set([100003, 100007, 100010]);
 
 /**
  * Postmark webhooks: one JSON event per POST, routed on `RecordType`. Postmark does not sign its webhooks, so
@@ -100,6 +108,8 @@ function statusOf(nativeType: string, body: Record<string, unknown>, code: numbe
       return 'delivered';
     case 'Bounce':
       if (code === SPAM_COMPLAINT_CODE) return 'complaint';
+      if (code !== undefined && NOT_A_FAILURE_CODES.has(code)) return null;
+      if (code !== undefined && REJECTED_CODES.has(code)) return 'rejected';
       return code !== undefined && BLOCK_CODES.has(code) ? 'blocked' : 'bounced';
     case 'SpamComplaint':
       return 'complaint';

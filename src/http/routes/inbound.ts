@@ -18,9 +18,10 @@ export function inboundRoutes(context: AppContext, hooks: ConstructorParameters<
       tags: ['Inbound'],
       summary: "Receive a provider's event webhook",
       description:
-        "Point the provider's event webhook here. The request is verified over its raw bytes with the integration's " +
-        'signing key (or, with none, the environment API key or allowUnsigned), every event is stored in one transaction, ' +
-        'and only then is 200 returned.',
+        "Point the provider's event webhook here. The request is verified the provider's way (authScheme of the integration): " +
+        "a signature over the raw bytes with the integration's signing key (or, with none, the environment API key or allowUnsigned); " +
+        'an SNS certificate and the allowed topics; the generated Basic-auth credentials (or the password as a bearer token); or the ' +
+        'environment API key for generic events. Every event is stored in one transaction, and only then is 200 returned.',
       request: {
         params: z.object({
           environmentId: z.string().openapi({ param: { name: 'environmentId', in: 'path' } }),
@@ -31,8 +32,12 @@ export function inboundRoutes(context: AppContext, hooks: ConstructorParameters<
         }),
         body: {
           required: true,
-          description: "The provider's payload, exactly as it sends it (SendGrid: a JSON array of events)",
-          content: { 'application/json': { schema: z.union([z.array(z.record(z.string(), z.unknown())), z.record(z.string(), z.unknown())]) } },
+          description: "The provider's payload, exactly as it sends it: JSON (one event or an array), SNS messages as text/plain, Mandrill as a form",
+          content: {
+            'application/json': { schema: z.union([z.array(z.record(z.string(), z.unknown())), z.record(z.string(), z.unknown())]) },
+            'text/plain': { schema: z.string().openapi({ description: 'An SNS message (Amazon SES)' }) },
+            'application/x-www-form-urlencoded': { schema: z.object({ mandrill_events: z.string() }) },
+          },
         },
       },
       responses: {
@@ -42,11 +47,13 @@ export function inboundRoutes(context: AppContext, hooks: ConstructorParameters<
           content: { 'application/json': { schema: z.array(InboundItemSchema) } },
         },
         400: error('The body cannot be read'),
-        401: error('Missing or wrong signature, or no allowed way to accept an unsigned request'),
+        401: error('Missing, stale, replayed or wrong signature, wrong credentials, or no allowed way to accept an unsigned request'),
+        403: error('An SNS topic the integration does not accept'),
         404: error('Unknown environment or integration'),
         409: error('A request with this idempotency-key is still in flight'),
         413: error('The body is over the limit'),
         415: error('Unsupported content type'),
+        502: error('An SNS certificate could not be fetched, or a subscription could not be confirmed'),
         422: error('The idempotency-key was used with another body'),
         503: error('The events could not be stored; retry'),
       },
