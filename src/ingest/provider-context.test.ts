@@ -54,8 +54,9 @@ describe('the provider context, against a server on loopback', () => {
     expect(await context.certificate(`${base}/a.pem`)).toBe(PEM);
     expect(await context.certificate(`${base}/a.pem`)).toBe(PEM);
     expect(hits).toEqual(['/a.pem']);
-    await expect(context.certificate(`${base}/missing`)).rejects.toMatchObject({ code: 'MT_ERR_PROVIDER_UNREACHABLE' });
-    await expect(context.certificate(`${base}/missing`)).rejects.toMatchObject({ code: 'MT_ERR_PROVIDER_UNREACHABLE' });
+    // the host says it has no such certificate: not SNS's message (401), and nothing cached
+    await expect(context.certificate(`${base}/missing`)).rejects.toMatchObject({ code: 'MT_ERR_SIGNATURE_INVALID' });
+    await expect(context.certificate(`${base}/missing`)).rejects.toMatchObject({ code: 'MT_ERR_SIGNATURE_INVALID' });
     expect(hits).toEqual(['/a.pem', '/missing', '/missing']);
   });
 

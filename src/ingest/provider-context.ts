@@ -42,6 +42,9 @@ export function createProviderContext(options: ProviderContextOptions = {}): Pro
       if (local !== null) return local;
     }
     const { status, body } = await fetchText(url);
+    // The host answered that it has no such certificate: the message is not SNS's. A failure of the host is ours
+    // to retry (502), and SNS retries too.
+    if (status >= 400 && status < 500) throw new MailtrailError('MT_ERR_SIGNATURE_INVALID', `SNS has no signing certificate at ${url} (HTTP ${status})`);
     if (status !== 200 || !body.includes('-----BEGIN CERTIFICATE-----')) {
       throw new MailtrailError('MT_ERR_PROVIDER_UNREACHABLE', `the signing certificate at ${url} could not be fetched (HTTP ${status})`);
     }

@@ -208,6 +208,8 @@ async function correlate(ops: IngestOps, batch: IngestBatch, events: ParsedEvent
   return { created, resolve: (event) => resolved.get(event) ?? null };
 }
 
+const OPTIONAL_TEXT_FIELDS = new Set<string>(['providerMessageId', 'mailtrailId', 'recipient', 'reason', 'url', 'userAgent', 'ip', 'machineReason']);
+
 /** Every text field of an event, which the store makes storable once, for every provider. */
 const TEXT_FIELDS = ['nativeType', 'dedupeKey', 'providerMessageId', 'mailtrailId', 'recipient', 'reason', 'url', 'userAgent', 'ip', 'machineReason', 'raw'] as const;
 
@@ -225,7 +227,8 @@ function storableBatch(batch: IngestBatch): IngestBatch {
       const clean = storableText(value);
       if (clean === value) continue;
       copy ??= { ...event };
-      (copy as unknown as Record<string, string>)[field] = clean;
+      // An optional field that was nothing but NUL is absent, as an empty one is: '' is no id to correlate on.
+      (copy as unknown as Record<string, string | undefined>)[field] = clean === '' && OPTIONAL_TEXT_FIELDS.has(field) ? undefined : clean;
     }
     if (!copy) return event;
     changed = true;
