@@ -1,8 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { MailtrailError } from '../core/errors.js';
+import { adapterHarness, fixture as providerFixture, RECEIVED_AT } from '../../test/helpers/adapters.js';
 import { postmark } from './postmark.js';
-import type { InboundRequest } from './types.js';
 
 interface Sample {
   name: string;
@@ -10,33 +8,15 @@ interface Sample {
   raw: string;
 }
 
-const fixture = (file: string): unknown => JSON.parse(readFileSync(new URL(`../../test/fixtures/postmark/${file}`, import.meta.url), 'utf8'));
+const fixture = (file: string) => providerFixture('postmark', file);
 const vectors = fixture('vectors.json') as { sample_payloads: Sample[]; bounce_type_codes_from_sdk: Record<string, number> };
 const samples = (fixture('samples.json') as { sample_payloads: Sample[] }).sample_payloads;
 const sample = (name: string): Sample => samples.find((candidate) => candidate.name === name)!;
 
-const RECEIVED_AT = 1_700_000_000_000;
+const { parseOne, invalidBody } = adapterHarness(postmark);
 
-function request(body: string): InboundRequest {
-  return { rawBody: Buffer.from(body, 'utf8'), headers: new Map(), url: 'http://localhost/', contentType: 'application/json', receivedAt: RECEIVED_AT, settings: {} };
-}
 
-function parseOne(body: string) {
-  const events = postmark.parse(request(body));
-  expect(events).toHaveLength(1);
-  return events[0]!;
-}
 
-function invalidBody(body: string): MailtrailError {
-  try {
-    postmark.parse(request(body));
-  } catch (error) {
-    expect(error).toBeInstanceOf(MailtrailError);
-    expect((error as MailtrailError).code).toBe('MT_ERR_INVALID_BODY');
-    return error as MailtrailError;
-  }
-  throw new Error(`parse accepted ${body}`);
-}
 
 describe('postmark adapter', () => {
   it('is a credentials provider with no verifier', () => {

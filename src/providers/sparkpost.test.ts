@@ -1,8 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { MailtrailError } from '../core/errors.js';
+import { adapterHarness, fixture as providerFixture, RECEIVED_AT } from '../../test/helpers/adapters.js';
 import { sparkpost } from './sparkpost.js';
-import type { InboundRequest } from './types.js';
 
 interface Sample {
   name: string;
@@ -10,28 +8,15 @@ interface Sample {
   raw: string;
 }
 
-const fixture = (file: string): unknown => JSON.parse(readFileSync(new URL(`../../test/fixtures/sparkpost/${file}`, import.meta.url), 'utf8'));
+const fixture = (file: string) => providerFixture('sparkpost', file);
 const vectors = fixture('vectors.json') as { source: string; sample_payloads: Sample[] };
 const samples = (fixture('samples.json') as { sample_payloads: Sample[] }).sample_payloads;
 const sample = (name: string): Sample => samples.find((candidate) => candidate.name === name)!;
 
-const RECEIVED_AT = 1_700_000_000_000;
+const { request, invalidBody } = adapterHarness(sparkpost);
 const TRANSMISSION_ID = '65832150921904138';
 
-function request(body: string): InboundRequest {
-  return { rawBody: Buffer.from(body, 'utf8'), headers: new Map(), url: 'http://localhost/', contentType: 'application/json', receivedAt: RECEIVED_AT, settings: {} };
-}
 
-function invalidBody(body: string): MailtrailError {
-  try {
-    sparkpost.parse(request(body));
-  } catch (error) {
-    expect(error).toBeInstanceOf(MailtrailError);
-    expect((error as MailtrailError).code).toBe('MT_ERR_INVALID_BODY');
-    return error as MailtrailError;
-  }
-  throw new Error(`parse accepted ${body}`);
-}
 
 const event = (kind: string, fields: Record<string, unknown>) => JSON.stringify({ msys: { [kind]: fields } });
 
