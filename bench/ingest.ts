@@ -53,7 +53,8 @@ function requestsFor(bodies: string[]) {
   return bodies.map((body) => ({ body, headers: signSendgrid(keys.privateKey, body) }));
 }
 
-async function bareHttpFloor(bodies: string[]): Promise<LoadResult> {
+/** The floor: a bare node:http server that reads each body and answers 200, posted the same requests. */
+async function bareHttpFloor(requests: { body: string; headers: Record<string, string> }[], concurrency: number): Promise<LoadResult> {
   const server = createServer((request, response) => {
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -65,7 +66,7 @@ async function bareHttpFloor(bodies: string[]): Promise<LoadResult> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   try {
-    return await runLoad(`http://127.0.0.1:${port}/`, requestsFor(bodies), CONCURRENCY);
+    return await runLoad(`http://127.0.0.1:${port}/`, requests, concurrency);
   } finally {
     server.close();
   }
@@ -193,23 +194,6 @@ function resendRequests(count: number, offset = 0): { body: string; headers: Rec
   });
 }
 
-async function bareHttpRequests(requests: { body: string; headers: Record<string, string> }[]): Promise<LoadResult> {
-  const server = createServer((request, response) => {
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => {
-      Buffer.concat(chunks);
-      response.writeHead(200, { 'content-type': 'application/json' }).end('[]');
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  try {
-    return await runLoad(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`, requests, RESEND_CONCURRENCY);
-  } finally {
-    server.close();
-  }
-}
-
 async function mailtrailResend(dialect: 'sqlite' | 'postgres', requests: { body: string; headers: Record<string, string> }[]): Promise<LoadResult> {
   const dir = mkdtempSync(join(tmpdir(), 'mailtrail-bench-'));
   const schema = `bench_resend_${process.pid}`;
@@ -239,7 +223,7 @@ export async function benchResend(dialects: ('sqlite' | 'postgres')[]): Promise<
   const requests = resendRequests(RESEND_REQUESTS);
   const lines = [`bench/ingest (Resend): ${RESEND_REQUESTS} signed one-event requests, ${RESEND_CONCURRENCY} connections from a separate process`];
   const rows: (string | number)[][] = [['', 'requests/s', 'p50 ms', 'p99 ms', 'vs floor']];
-  const bare = await bareHttpRequests(requests);
+  const bare = await bareHttpFloor(requests, RESEND_CONCURRENCY);
   const bareRate = bare.requests / (bare.durationMs / 1000);
   rows.push(['floor: bare node:http reading the bodies', bareRate, bare.p50, bare.p99, '']);
   for (const dialect of dialects) {
@@ -257,7 +241,7 @@ export async function benchIngest(dialects: ('sqlite' | 'postgres')[]): Promise<
   const lines = [`bench/ingest: ${BATCHES} signed SendGrid batches × ${EVENTS_PER_BATCH} events (${megabytes.toFixed(1)} MB), ${CONCURRENCY} connections from a separate process`];
   const rows: (string | number)[][] = [['', 'events/s', 'p50 ms', 'p99 ms', 'vs lower floor']];
 
-  const bare = await bareHttpFloor(bodies);
+  const bare = await bareHttpFloor(requestsFor(bodies), CONCURRENCY);
   const bareRate = (bare.requests * EVENTS_PER_BATCH) / (bare.durationMs / 1000);
   rows.push(['floor: bare node:http reading the bodies', bareRate, bare.p50, bare.p99, '']);
   const parsedRows = rowsFor(bodies);
