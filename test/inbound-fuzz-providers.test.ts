@@ -1,4 +1,4 @@
-import { createHmac, createSign, generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,8 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ErrorCode } from '../src/core/errors.js';
 import { BOUNCE_TYPES, STATUSES } from '../src/core/vocabulary.js';
 import { STATUS_BY_CODE } from '../src/http/errors.js';
-import { standardWebhooksKey, standardWebhooksSignature } from '../src/providers/standard-webhooks.js';
 import { startServer, type TestServer } from './helpers/server.js';
+import { basic, formFields, mailgunSignature as signMailgunFields, mandrillSigned, RESEND_SECRET, SNS_CERT_URL as CERT_URL, signMandrill as signMandrillWith, signResend, signSns, snsStringToSign, SNS as sns } from './helpers/signers.js';
 import { DIALECTS } from './helpers/stores.js';
 
 // Every provider but SendGrid (see inbound-fuzz.test.ts), over real HTTP: forged and tampered requests are refused
@@ -22,15 +22,12 @@ const BATCH = 6;
 const FUZZ = { numRuns: RUNS, interruptAfterTimeLimit: 30_000, ...(process.env.MAILTRAIL_FUZZ_SEED ? { seed: Number(process.env.MAILTRAIL_FUZZ_SEED) } : {}) };
 
 const fixture = (path: string) => JSON.parse(readFileSync(new URL(`./fixtures/${path}`, import.meta.url), 'utf8'));
-const sns = fixture('amazon-ses/aws-ses-sns.json');
-const RESEND_SECRET: string = fixture('resend/svix.json').official_vectors[0].secret;
 const MAILGUN_KEY = 'fuzz-mailgun-http-webhook-signing-key';
 const MANDRILL_KEY = 'fuzz-mandrill-webhook-key';
 const TOPIC = 'arn:aws:sns:us-east-1:123456789012:ses-events';
 const OTHER_TOPIC = 'arn:aws:sns:us-west-2:123456789012:MyTopic';
 /** Every topic of every account: the signature still has to verify. */
 const ANY_TOPIC = 'arn:aws:sns:*:*:*';
-const CERT_URL: string = sns.constructed_vectors.signing_cert_url;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Values
@@ -249,57 +246,13 @@ async function expectNothingStored(server: TestServer, target: Target, except: u
 // ---------------------------------------------------------------------------------------------------------------
 // Signing, the way each provider does
 
-function signResend(body: string | Buffer, messageId: string, at = Date.now(), names: 'svix' | 'webhook' = 'svix'): Record<string, string> {
-  const timestamp = String(Math.floor(at / 1000));
-  return {
-    'content-type': 'application/json',
-    [`${names}-id`]: messageId,
-    [`${names}-timestamp`]: timestamp,
-    [`${names}-signature`]: standardWebhooksSignature(standardWebhooksKey(RESEND_SECRET)!, messageId, timestamp, body),
-  };
-}
-
-function mailgunSignature(timestamp: string, token: string, key = MAILGUN_KEY): string {
-  return createHmac('sha256', key).update(timestamp + token, 'utf8').digest('hex');
-}
-
 /** A Mailgun v3 body around event-data text; the signature covers timestamp + token only. */
 function mailgunBody(signature: Record<string, unknown>, eventData: string | Buffer, extra = ''): Buffer {
   return Buffer.concat([Buffer.from(`{"signature":${JSON.stringify(signature)},"event-data":`), Buffer.from(eventData), Buffer.from(`${extra}}`)]);
 }
 
-/** The POST fields as Mandrill's signature sees them: decoded, sorted by name. */
-function formFields(body: string | Buffer): [string, string][] {
-  return [...new URLSearchParams(Buffer.from(body).toString('utf8'))].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-}
-
-/** What Mandrill signs after the URL: each field's name and value, in name order, with nothing between them. */
-const mandrillSigned = (body: string | Buffer) => formFields(body).map(([name, value]) => name + value).join('');
-
-function signMandrill(url: string, body: string | Buffer, key = MANDRILL_KEY): string {
-  return createHmac('sha1', key).update(url + mandrillSigned(body), 'utf8').digest('base64');
-}
-
-const SNS_SIGNED_FIELDS: Record<string, string[]> = {
-  Notification: ['Message', 'MessageId', 'Subject', 'Timestamp', 'TopicArn', 'Type'],
-  SubscriptionConfirmation: ['Message', 'MessageId', 'SubscribeURL', 'Timestamp', 'Token', 'TopicArn', 'Type'],
-  UnsubscribeConfirmation: ['Message', 'MessageId', 'SubscribeURL', 'Timestamp', 'Token', 'TopicArn', 'Type'],
-};
-
-/** What SNS signs: each signed field that is a string, as "name\nvalue\n"; null for an unknown Type. */
-function snsStringToSign(envelope: Record<string, unknown>): string | null {
-  const fields = SNS_SIGNED_FIELDS[String(envelope.Type)];
-  if (!Object.hasOwn(SNS_SIGNED_FIELDS, String(envelope.Type)) || !fields) return null;
-  return fields.map((name) => (typeof envelope[name] === 'string' ? `${name}\n${envelope[name]}\n` : '')).join('');
-}
-
-function signSns(envelope: Record<string, unknown>, version: '1' | '2', key: string = sns.constructed_vectors.test_private_key_pem): Record<string, unknown> {
-  const signer = createSign(version === '1' ? 'RSA-SHA1' : 'RSA-SHA256');
-  signer.update(snsStringToSign(envelope) ?? '');
-  return { ...envelope, SignatureVersion: version, SigningCertURL: CERT_URL, Signature: signer.sign(key, 'base64') };
-}
-
-const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+const mailgunSignature = (timestamp: string, token: string, key = MAILGUN_KEY) => signMailgunFields(timestamp, token, key);
+const signMandrill = (url: string, body: string | Buffer, key = MANDRILL_KEY) => signMandrillWith(url, body, key);
 
 /** The secret with one character changed to another character, so it is certainly wrong. */
 const nearMiss = (secret: string) =>

@@ -1,41 +1,18 @@
-import { createHmac, createSign, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHmac, randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MailtrailError } from '../src/index.js';
-import { standardWebhooksKey, standardWebhooksSignature } from '../src/providers/standard-webhooks.js';
 import { startServer, type TestServer } from './helpers/server.js';
+import { basic, mailgunSignature, RESEND_SECRET, signMandrill, signResend, signSns, SNS as sns } from './helpers/signers.js';
 import { DIALECTS } from './helpers/stores.js';
 
-const svix = JSON.parse(readFileSync(new URL('./fixtures/resend/svix.json', import.meta.url), 'utf8'));
-const sns = JSON.parse(readFileSync(new URL('./fixtures/amazon-ses/aws-ses-sns.json', import.meta.url), 'utf8'));
-const RESEND_SECRET: string = svix.official_vectors[0].secret;
 
-/** Resend's headers for a body, signed now (or at `at`) with the Svix test secret. */
-function signResend(body: string, id: string, at = Date.now()): Record<string, string> {
-  const timestamp = String(Math.floor(at / 1000));
-  return {
-    'content-type': 'application/json',
-    'svix-id': id,
-    'svix-timestamp': timestamp,
-    'svix-signature': standardWebhooksSignature(standardWebhooksKey(RESEND_SECRET)!, id, timestamp, body),
-  };
-}
-
-/** An SNS message signed with the fixture's throwaway key, whose certificate the server reads from its cert dir. */
-function signSns(message: Record<string, string>): string {
-  const fields =
-    message.Type === 'Notification'
-      ? ['Message', 'MessageId', 'Subject', 'Timestamp', 'TopicArn', 'Type']
-      : ['Message', 'MessageId', 'SubscribeURL', 'Timestamp', 'Token', 'TopicArn', 'Type'];
-  const signer = createSign('RSA-SHA256');
-  signer.update(fields.filter((field) => message[field] !== undefined).map((field) => `${field}\n${message[field]}\n`).join(''));
-  const signature = signer.sign(sns.constructed_vectors.test_private_key_pem, 'base64');
-  return JSON.stringify({ ...message, SignatureVersion: '2', SigningCertURL: sns.constructed_vectors.signing_cert_url, Signature: signature });
-}
+/** An SNS message signed with the fixture's throwaway key, as the body SNS posts. */
+const signedSns = (message: Record<string, string>) => JSON.stringify(signSns(message));
 
 const TOPIC = 'arn:aws:sns:us-east-1:123456789012:ses-events';
 const snsHeaders = { 'content-type': 'text/plain; charset=UTF-8', 'x-amz-sns-message-type': 'Notification' };
@@ -148,7 +125,7 @@ for (const dialect of DIALECTS) {
           },
           mail: { timestamp: '2026-11-21T10:59:00.000Z', messageId: 'ses-m-1', destination: ['jane@example.com', 'richard@example.com'] },
         };
-        const body = signSns({ Type: 'Notification', MessageId: 'sns-1', TopicArn: TOPIC, Message: JSON.stringify(bounce), Timestamp: '2026-11-21T11:00:01.000Z' });
+        const body = signedSns({ Type: 'Notification', MessageId: 'sns-1', TopicArn: TOPIC, Message: JSON.stringify(bounce), Timestamp: '2026-11-21T11:00:01.000Z' });
         const first = await server.inbound(integrationId, body, snsHeaders);
         expect(first.status).toBe(200);
         expect(first.body.map((item: { event: { status: string; date: string } }) => [item.event.status, item.event.date])).toEqual([
@@ -163,9 +140,9 @@ for (const dialect of DIALECTS) {
 
       it('refuses a topic the integration does not list, a forged signature and raw delivery', async () => {
         const message = JSON.stringify({ eventType: 'Send', mail: { messageId: 'ses-m-2', destination: ['a@example.com'] }, send: {} });
-        const otherTopic = signSns({ Type: 'Notification', MessageId: 'sns-2', TopicArn: 'arn:aws:sns:us-east-1:123456789012:other', Message: message, Timestamp: '2026-11-21T11:00:00.000Z' });
+        const otherTopic = signedSns({ Type: 'Notification', MessageId: 'sns-2', TopicArn: 'arn:aws:sns:us-east-1:123456789012:other', Message: message, Timestamp: '2026-11-21T11:00:00.000Z' });
         expect(await server.inbound(integrationId, otherTopic, snsHeaders)).toMatchObject({ status: 403, body: { error: { code: 'MT_ERR_FORBIDDEN' } } });
-        const signed = signSns({ Type: 'Notification', MessageId: 'sns-3', TopicArn: TOPIC, Message: message, Timestamp: '2026-11-21T11:00:00.000Z' });
+        const signed = signedSns({ Type: 'Notification', MessageId: 'sns-3', TopicArn: TOPIC, Message: message, Timestamp: '2026-11-21T11:00:00.000Z' });
         const forged = signed.replace('ses-m-2', 'ses-m-3');
         expect(await server.inbound(integrationId, forged, snsHeaders)).toMatchObject({ status: 401, body: { error: { code: 'MT_ERR_SIGNATURE_INVALID' } } });
         expect(await server.inbound(integrationId, message, { ...snsHeaders, 'x-amz-sns-rawdelivery': 'true' })).toMatchObject({ status: 401 });
@@ -195,7 +172,7 @@ for (const dialect of DIALECTS) {
       let integrationId: string;
       const signed = (eventData: unknown, token = randomBytes(25).toString('hex'), at = Date.now()) => {
         const timestamp = String(Math.floor(at / 1000));
-        const signature = createHmac('sha256', key).update(timestamp + token).digest('hex');
+        const signature = mailgunSignature(timestamp, token, key);
         return JSON.stringify({ signature: { timestamp, token, signature }, 'event-data': eventData });
       };
       const delivered = (id: string) => ({ id, event: 'delivered', timestamp: 1795258800.25, recipient: 'fay@example.com', message: { headers: { 'message-id': '20261121.1@mg.example.com' } } });
@@ -246,7 +223,7 @@ for (const dialect of DIALECTS) {
           { event: 'send', _id: 'md-1', ts: 1795258800, msg: { _id: 'md-1', email: 'gus@example.com', metadata: {} } },
           { event: 'open', _id: 'md-1', ts: 1795258860, ip: '198.51.100.1', user_agent: 'Mozilla/5.0', msg: { _id: 'md-1', email: 'gus@example.com' } },
         ]);
-        const sign = (url: string) => createHmac('sha1', key).update(url + 'mandrill_events' + events).digest('base64');
+        const sign = (url: string) => signMandrill(url, new URLSearchParams({ mandrill_events: events }).toString(), key);
         const form = new URLSearchParams({ mandrill_events: events }).toString();
         const headers = (signature: string) => ({ 'content-type': 'application/x-www-form-urlencoded', 'x-mandrill-signature': signature });
         // the server sees http://127.0.0.1:<port>; Mandrill signed the URL it was given, built from PUBLIC_URL
@@ -274,7 +251,6 @@ for (const dialect of DIALECTS) {
         expect(JSON.stringify(again.body)).not.toContain(credentials.password);
 
         const json = { 'content-type': 'application/json' };
-        const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
         expect(await server.inbound(id, delivery('pm-1'), json)).toMatchObject({ status: 401, body: { error: { code: 'MT_ERR_CREDENTIALS_INVALID' } } });
         expect(await server.inbound(id, delivery('pm-1'), { ...json, authorization: basic('mailtrail', 'wrong') })).toMatchObject({ status: 401 });
         expect(await server.inbound(id, delivery('pm-1'), { ...json, authorization: `ApiKey ${server.apiKey}` })).toMatchObject({ status: 401 });
@@ -312,7 +288,6 @@ for (const dialect of DIALECTS) {
       });
 
       it('reads a SparkPost batch and a Mailjet version 2 array, each with their credentials, and keeps Mailjet ids beyond 2^53 exact', async () => {
-        const basic = (password: string) => `Basic ${Buffer.from(`mailtrail:${password}`).toString('base64')}`;
         const sparkpost = (await server.api('/v1/integrations', { body: { providerId: 'sparkpost', name: 'SparkPost' } })).body;
         const batch = JSON.stringify([
           { msys: { message_event: { type: 'delivery', event_id: 'sp-e1', transmission_id: 'sp-t1', rcpt_to: 'hal@example.com', timestamp: '1795258800' } } },
@@ -320,7 +295,7 @@ for (const dialect of DIALECTS) {
         ]);
         const json = { 'content-type': 'application/json' };
         expect((await server.inbound(sparkpost.id, batch, json)).status).toBe(401);
-        const stored = await server.inbound(sparkpost.id, batch, { ...json, authorization: basic(sparkpost.credentials.password) });
+        const stored = await server.inbound(sparkpost.id, batch, { ...json, authorization: basic('mailtrail', sparkpost.credentials.password) });
         expect(stored.body.map((item: { event: { status: string; date: string } }) => [item.event.status, item.event.date])).toEqual([
           ['delivered', '2026-11-21T11:00:00.000Z'],
           ['clicked', '2026-11-21T11:01:00.000Z'],
@@ -329,7 +304,7 @@ for (const dialect of DIALECTS) {
         const mailjet = (await server.api('/v1/integrations', { body: { providerId: 'mailjet', name: 'Mailjet' } })).body;
         const grouped = '[{"event":"sent","time":1795258800,"MessageID":19421777835146490,"Message_GUID":"g-1","email":"ivy@example.com","smtp_reply":"250 OK"},' +
           '{"event":"open","time":1795258900,"MessageID":19421777835146490,"Message_GUID":"g-1","email":"ivy@example.com","ip":"198.51.100.7","agent":"Mozilla/5.0"}]';
-        const events = await server.inbound(mailjet.id, grouped, { ...json, authorization: basic(mailjet.credentials.password) });
+        const events = await server.inbound(mailjet.id, grouped, { ...json, authorization: basic('mailtrail', mailjet.credentials.password) });
         expect(events.body.map((item: { event: { status: string; externalId: string } }) => [item.event.status, item.event.externalId])).toEqual([
           ['delivered', '19421777835146490'],
           ['opened', '19421777835146490'],
