@@ -13,6 +13,7 @@ import type { ParsedEvent } from './core/event.js';
 import { createProviderContext } from './ingest/provider-context.js';
 import { ProviderRegistry } from './providers/registry.js';
 import type { InboundRequest, VerifyResult } from './providers/types.js';
+import { EndpointService } from './outbound/endpoints.js';
 import { IntegrationService } from './service/integrations.js';
 import { openStore } from './store/index.js';
 import type { Store } from './store/types.js';
@@ -65,6 +66,7 @@ export class Mailtrail {
   readonly app: OpenAPIHono<AppEnv>;
   readonly metrics: Metrics;
   readonly integrations: IntegrationService;
+  readonly endpoints: EndpointService;
   readonly log: Logger;
   readonly providers = new ProviderRegistry();
   private readonly bus: EventBus;
@@ -79,12 +81,15 @@ export class Mailtrail {
     this.store = options.store ?? openStore({ databaseUrl: options.databaseUrl, schema: options.databaseSchema, dataDir: options.dataDir ?? './.mailtrail' });
     this.metrics = new Metrics({ processMetrics: options.processMetrics });
     this.bus = new EventBus(this.log);
-    this.integrations = new IntegrationService(this.store, this.providers, new SecretBox(options.secret), this.now);
+    const secrets = new SecretBox(options.secret);
+    this.integrations = new IntegrationService(this.store, this.providers, secrets, this.now);
+    this.endpoints = new EndpointService(this.store, secrets, this.now);
     const context: AppContext = {
       store: this.store,
       providers: this.providers,
       providerContext: createProviderContext({ certDir: options.snsCertDir, fetch: options.providerFetch }),
       integrations: this.integrations,
+      endpoints: this.endpoints,
       bus: this.bus,
       metrics: this.metrics,
       log: this.log,

@@ -22,17 +22,18 @@ function event(overrides: Partial<ParsedEvent> & { dedupeKey: string }): ParsedE
 }
 
 /** Makes the database refuse an event with this dedupe key, as a full disk would: a real failure inside the transaction. */
-async function failInsertsOf(context: TestStore, dedupeKey: string): Promise<void> {
+/** Makes the database refuse inserts into `table` of rows where `column` = `value`: a storage failure mid-batch. */
+async function failInsertsOf(context: TestStore, dedupeKey: string, table = 'events', column = 'dedupe_key'): Promise<void> {
   const { location } = context;
   if (location.databaseUrl) {
     const client = new pg.Client({ connectionString: location.databaseUrl, options: `-c search_path=${location.schema}` });
     await client.connect();
-    await client.query(`create function refuse_event() returns trigger language plpgsql as $$ begin raise exception 'refused'; end $$`);
-    await client.query(`create trigger refuse_event before insert on events for each row when (new.dedupe_key = '${dedupeKey}') execute function refuse_event()`);
+    await client.query(`create function refuse_${table}() returns trigger language plpgsql as $$ begin raise exception 'refused'; end $$`);
+    await client.query(`create trigger refuse_${table} before insert on ${table} for each row when (new.${column} = '${dedupeKey}') execute function refuse_${table}()`);
     await client.end();
   } else {
     const db = new Database(join(location.dataDir, 'mailtrail.db'));
-    db.exec(`create trigger refuse_event before insert on events when new.dedupe_key = '${dedupeKey}' begin select raise(abort, 'refused'); end`);
+    db.exec(`create trigger refuse_${table} before insert on ${table} when new.${column} = '${dedupeKey}' begin select raise(abort, 'refused'); end`);
     db.close();
   }
 }
@@ -295,6 +296,19 @@ for (const dialect of DIALECTS) {
       const messages = (await store.listMessages(environmentId, { limit: 10 })).data;
       expect(messages.map((message) => message.providerMessageId)).toEqual(['pm-real']);
       expect((await store.listEvents(environmentId, { limit: 10 })).data.map((stored) => stored.dedupeKey)).toEqual(['ok-2']);
+    });
+
+    it('writes the outbox in the ingest transaction: a failed delivery insert leaves no event, and a good batch gets its deliveries', async () => {
+      await store.createEndpoint({
+        id: 'ep_1', environmentId, url: 'https://hooks.example.com/', description: null, eventTypes: ['*'], enabled: true, headers: {}, rateLimit: null,
+        secretEnc: 'sealed', previousSecretEnc: null, previousSecretUntil: null, disabledReason: null, failingSince: null, createdAt: T0, updatedAt: T0,
+      });
+      await failInsertsOf(context, 'email.bounced', 'deliveries', 'event_type');
+      await expect(store.ingest(batch([event({ dedupeKey: 'd-1', status: 'delivered' }), event({ dedupeKey: 'b-1', status: 'bounced', bounceType: 'hard' })]))).rejects.toThrow();
+      expect((await store.listEvents(environmentId, { limit: 10 })).data).toEqual([]);
+      expect((await store.listDeliveries(environmentId, 'ep_1', { limit: 10 })).data).toEqual([]);
+      await store.ingest(batch([event({ dedupeKey: 'd-2', status: 'delivered' })]));
+      expect((await store.listDeliveries(environmentId, 'ep_1', { limit: 10 })).data.map((delivery) => delivery.eventType)).toEqual(['email.delivered']);
     });
 
     it('keeps every event while registrations and batches for the same messages run at the same time', async () => {

@@ -7,6 +7,7 @@ import { inboundRoutes } from './routes/inbound.js';
 import { integrationRoutes } from './routes/integrations.js';
 import { messageRoutes } from './routes/messages.js';
 import { operationRoutes } from './routes/operations.js';
+import { webhookEndpointRoutes } from './routes/webhook-endpoints.js';
 
 /** The whole HTTP API as one Hono app: `app.fetch(request)` serves it on any runtime. */
 export function createApp(context: AppContext): OpenAPIHono<AppEnv> {
@@ -35,6 +36,7 @@ export function createApp(context: AppContext): OpenAPIHono<AppEnv> {
   app.route('/', inboundRoutes(context, hooks));
   app.route('/', integrationRoutes(context, hooks));
   app.route('/', messageRoutes(context, hooks));
+  app.route('/', webhookEndpointRoutes(context, hooks));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'ApiKey', {
     type: 'apiKey',

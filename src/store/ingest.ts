@@ -3,7 +3,9 @@ import { newId } from '../core/ids.js';
 import { storableText } from '../core/text.js';
 import { EMPTY_STATE, mergeMessageState } from '../core/message-state.js';
 import { eventFromRow, messageFromRow, stateEventFromRow, stateFromRow, stateToColumns } from './rows.js';
-import type { EventRow, MessageRow } from './schema.js';
+import { subscribesTo } from '../core/event-types.js';
+import type { Status } from '../core/vocabulary.js';
+import type { DeliveryRow, EventRow, MessageRow } from './schema.js';
 import type { IngestBatch, IngestResult, Message } from './types.js';
 
 /** A message looked up by the provider's id for one recipient ('' when the event names none). */
@@ -30,6 +32,15 @@ export interface IngestOps {
   /** Inserts events, skipping duplicates; returns the dedupe keys actually inserted. */
   insertEvents(rows: EventRow[]): Promise<Set<string>>;
   saveMessageStates(rows: MessageRow[]): Promise<void>;
+  /** The environment's enabled outbound endpoints, with their subscribed event types. */
+  findEndpoints(environmentId: string): Promise<SubscribedEndpoint[]>;
+  /** Inserts outbox rows, skipping any that exist (one delivery per event and endpoint). */
+  insertDeliveries(rows: DeliveryRow[]): Promise<void>;
+}
+
+export interface SubscribedEndpoint {
+  id: string;
+  eventTypes: string[];
 }
 
 const MAX_ID_LENGTH = 255;
@@ -108,6 +119,20 @@ export async function runIngest(ops: IngestOps, input: IngestBatch): Promise<Ing
     messages.set(row.id, row);
   }
   await ops.saveMessageStates([...messages.values()]);
+
+  // 5. The outbox: a delivery per new event and subscribed endpoint, in this transaction, so no acknowledged
+  //    event can miss an endpoint that was subscribed when it was stored.
+  const deliverable = insertedRows.filter((row) => row.status !== null && !row.ignored);
+  const endpoints = deliverable.length > 0 ? await ops.findEndpoints(environmentId) : [];
+  if (endpoints.length > 0) {
+    const deliveries: DeliveryRow[] = [];
+    for (const row of deliverable) {
+      for (const endpoint of endpoints) {
+        if (subscribesTo(endpoint.eventTypes, row.status as Status)) deliveries.push(newDeliveryRow(row, endpoint.id, receivedAt));
+      }
+    }
+    if (deliveries.length > 0) await ops.insertDeliveries(deliveries);
+  }
 
   const insertedKeys = new Set(insertedRows.map((row) => row.dedupe_key));
   const reported = new Set<string>();
@@ -255,6 +280,26 @@ function newMessageRow(batch: IngestBatch, event: ParsedEvent, id: string): Mess
     created_at: batch.receivedAt,
     updated_at: batch.receivedAt,
     ...EMPTY_STATE_COLUMNS,
+  };
+}
+
+/** A delivery due now: the worker sends it as soon as it is committed. */
+function newDeliveryRow(event: EventRow, endpointId: string, now: number): DeliveryRow {
+  return {
+    id: newId('dlv', now),
+    environment_id: event.environment_id,
+    endpoint_id: endpointId,
+    event_id: event.id,
+    message_id: event.message_id,
+    event_type: `email.${event.status}`,
+    status: 'pending',
+    attempts: 0,
+    next_attempt_at: now,
+    lease_until: null,
+    last_status_code: null,
+    last_error: null,
+    created_at: now,
+    updated_at: now,
   };
 }
 

@@ -4,9 +4,11 @@ import { newId } from '../core/ids.js';
 import { reduceMessageState } from '../core/message-state.js';
 import { decodeCursor, keysetPage } from './cursor.js';
 import { migrations, type Dialect } from './migrations.js';
-import { eventFromRow, integrationFromRow, integrationToRow, messageFromRow, stateEventFromRow, stateToColumns } from './rows.js';
+import { deliveryFromRow, endpointFromRow, endpointToRow, eventFromRow, integrationFromRow, integrationToRow, messageFromRow, stateEventFromRow, stateToColumns } from './rows.js';
 import type { Database, MessageRow } from './schema.js';
 import type {
+  Delivery,
+  DeliveryFilter,
   Environment,
   EventFilter,
   IdempotencyClaim,
@@ -20,6 +22,7 @@ import type {
   NewMessage,
   Page,
   RegisterResult,
+  WebhookEndpoint,
   Store,
 } from './types.js';
 
@@ -406,6 +409,65 @@ export class KyselyStore implements Store {
   async pruneNonces(olderThan: number): Promise<number> {
     const result = await this.db.deleteFrom('inbound_nonces').where('created_at', '<', olderThan).executeTakeFirst();
     return Number(result.numDeletedRows);
+  }
+
+  async createEndpoint(endpoint: WebhookEndpoint): Promise<WebhookEndpoint> {
+    await this.db.insertInto('webhook_endpoints').values(endpointToRow(endpoint)).execute();
+    return endpoint;
+  }
+
+  async getEndpoint(environmentId: string, id: string): Promise<WebhookEndpoint | null> {
+    const row = await this.db.selectFrom('webhook_endpoints').selectAll().where('environment_id', '=', environmentId).where('id', '=', id).executeTakeFirst();
+    return row ? endpointFromRow(row) : null;
+  }
+
+  async listEndpoints(environmentId: string): Promise<WebhookEndpoint[]> {
+    const rows = await this.db.selectFrom('webhook_endpoints').selectAll().where('environment_id', '=', environmentId).orderBy('created_at').orderBy('id').execute();
+    return rows.map(endpointFromRow);
+  }
+
+  async updateEndpoint(
+    environmentId: string,
+    id: string,
+    patch: Partial<Omit<WebhookEndpoint, 'id' | 'environmentId' | 'createdAt'>>,
+  ): Promise<WebhookEndpoint | null> {
+    const current = await this.getEndpoint(environmentId, id);
+    if (!current) return null;
+    const next = endpointToRow({ ...current, ...patch });
+    const { id: _id, environment_id: _environment, created_at: _created, ...columns } = next;
+    const result = await this.db.updateTable('webhook_endpoints').set(columns).where('environment_id', '=', environmentId).where('id', '=', id).executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0 ? endpointFromRow(next) : null;
+  }
+
+  async deleteEndpoint(environmentId: string, id: string): Promise<boolean> {
+    return this.transaction(async (trx) => {
+      const result = await trx.deleteFrom('webhook_endpoints').where('environment_id', '=', environmentId).where('id', '=', id).executeTakeFirst();
+      if (Number(result.numDeletedRows) === 0) return false;
+      // Nothing is sent to an endpoint that no longer exists; what was sent stays recorded until then.
+      await trx.deleteFrom('deliveries').where('environment_id', '=', environmentId).where('endpoint_id', '=', id).where('status', '=', 'pending').execute();
+      return true;
+    });
+  }
+
+  async listDeliveries(environmentId: string, endpointId: string, filter: DeliveryFilter): Promise<Page<Delivery>> {
+    const cursor = filter.cursor ? decodeCursor(filter.cursor) : null;
+    const rows = await this.db
+      .selectFrom('deliveries')
+      .selectAll()
+      .where('environment_id', '=', environmentId)
+      .where('endpoint_id', '=', endpointId)
+      .$if(filter.status !== undefined, (query) => query.where('status', '=', filter.status!))
+      .$if(filter.eventType !== undefined, (query) => query.where('event_type', '=', filter.eventType!))
+      .$if(filter.from !== undefined, (query) => query.where('created_at', '>=', filter.from!))
+      .$if(filter.to !== undefined, (query) => query.where('created_at', '<', filter.to!))
+      .$if(cursor !== null, (query) =>
+        query.where((eb) => eb.or([eb('created_at', '<', cursor!.at), eb.and([eb('created_at', '=', cursor!.at), eb('id', '<', cursor!.id)])])),
+      )
+      .orderBy('created_at', 'desc')
+      .orderBy('id', 'desc')
+      .limit(filter.limit + 1)
+      .execute();
+    return keysetPage(rows, filter.limit, (row) => Number(row.created_at), deliveryFromRow);
   }
 
   async addIntegrationNotice(notice: IntegrationNotice): Promise<void> {

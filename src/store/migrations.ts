@@ -176,5 +176,62 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('integration_notices_by_integration').on('integration_notices').columns(['environment_id', 'integration_id', 'created_at']).execute();
       },
     },
+    '0003_outbound': {
+      async up(db: Kysely<any>) {
+        await db.schema
+          .createTable('webhook_endpoints')
+          .addColumn('id', 'text', (column) => column.primaryKey())
+          .addColumn('environment_id', 'text', (column) => column.notNull())
+          .addColumn('url', 'text', (column) => column.notNull())
+          .addColumn('description', 'text')
+          .addColumn('event_types', 'text', (column) => column.notNull())
+          .addColumn('enabled', 'integer', (column) => column.notNull())
+          .addColumn('headers', 'text', (column) => column.notNull())
+          .addColumn('rate_limit', 'integer')
+          .addColumn('secret_enc', 'text', (column) => column.notNull())
+          .addColumn('previous_secret_enc', 'text')
+          .addColumn('previous_secret_until', time)
+          .addColumn('disabled_reason', 'text')
+          .addColumn('failing_since', time)
+          .addColumn('created_at', time, (column) => column.notNull())
+          .addColumn('updated_at', time, (column) => column.notNull())
+          .execute();
+        await db.schema.createIndex('webhook_endpoints_by_environment').on('webhook_endpoints').columns(['environment_id', 'created_at']).execute();
+
+        // The outbox: written in the ingest transaction, so an acknowledged event always has its deliveries.
+        await db.schema
+          .createTable('deliveries')
+          .addColumn('id', 'text', (column) => column.primaryKey())
+          .addColumn('environment_id', 'text', (column) => column.notNull())
+          .addColumn('endpoint_id', 'text', (column) => column.notNull())
+          .addColumn('event_id', 'text', (column) => column.notNull())
+          .addColumn('message_id', 'text')
+          .addColumn('event_type', 'text', (column) => column.notNull())
+          .addColumn('status', 'text', (column) => column.notNull())
+          .addColumn('attempts', 'integer', (column) => column.notNull())
+          .addColumn('next_attempt_at', time)
+          .addColumn('lease_until', time)
+          .addColumn('last_status_code', 'integer')
+          .addColumn('last_error', 'text')
+          .addColumn('created_at', time, (column) => column.notNull())
+          .addColumn('updated_at', time, (column) => column.notNull())
+          .execute();
+        await db.schema.createIndex('deliveries_one_per_event').on('deliveries').columns(['endpoint_id', 'event_id']).unique().execute();
+        await db.schema.createIndex('deliveries_due').on('deliveries').columns(['status', 'next_attempt_at']).execute();
+        await db.schema.createIndex('deliveries_by_endpoint').on('deliveries').columns(['environment_id', 'endpoint_id', 'created_at', 'id']).execute();
+
+        await db.schema
+          .createTable('delivery_attempts')
+          .addColumn('delivery_id', 'text', (column) => column.notNull())
+          .addColumn('attempt', 'integer', (column) => column.notNull())
+          .addColumn('started_at', time, (column) => column.notNull())
+          .addColumn('duration_ms', 'integer', (column) => column.notNull())
+          .addColumn('status_code', 'integer')
+          .addColumn('response_body', 'text')
+          .addColumn('error', 'text')
+          .addPrimaryKeyConstraint('delivery_attempts_pk', ['delivery_id', 'attempt'])
+          .execute();
+      },
+    },
   };
 }

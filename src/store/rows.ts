@@ -1,8 +1,8 @@
 import type { NormalizedEvent } from '../core/event.js';
 import { EMPTY_STATE, type MessageState, type StateEvent } from '../core/message-state.js';
 import type { BounceType, DeliveryStatus, Status } from '../core/vocabulary.js';
-import type { EventRow, IntegrationTable, MessageRow } from './schema.js';
-import type { Integration, Message, MessageOrigin } from './types.js';
+import type { DeliveryRow, EventRow, IntegrationTable, MessageRow, WebhookEndpointTable } from './schema.js';
+import type { Delivery, Integration, Message, MessageOrigin, WebhookDeliveryStatus, WebhookEndpoint } from './types.js';
 
 // Row <-> domain mapping, shared by both dialects. Missing values are NULL in the database and `null` or
 // absent in the domain; a provider-created message with no recipient is stored with '' so the unique index holds.
@@ -187,4 +187,62 @@ export const STATE_COLUMNS = Object.keys(stateToColumns(EMPTY_STATE)) as (keyof 
 
 function nullableNumber(value: number | null): number | null {
   return value === null ? null : Number(value);
+}
+
+export function endpointFromRow(row: WebhookEndpointTable): WebhookEndpoint {
+  return {
+    id: row.id,
+    environmentId: row.environment_id,
+    url: row.url,
+    description: row.description,
+    eventTypes: JSON.parse(row.event_types) as string[],
+    enabled: Boolean(row.enabled),
+    headers: JSON.parse(row.headers) as Record<string, string>,
+    rateLimit: row.rate_limit === null ? null : Number(row.rate_limit),
+    secretEnc: row.secret_enc,
+    previousSecretEnc: row.previous_secret_enc,
+    previousSecretUntil: nullableNumber(row.previous_secret_until),
+    disabledReason: row.disabled_reason,
+    failingSince: nullableNumber(row.failing_since),
+    createdAt: Number(row.created_at),
+    updatedAt: Number(row.updated_at),
+  };
+}
+
+export function endpointToRow(endpoint: WebhookEndpoint): WebhookEndpointTable {
+  return {
+    id: endpoint.id,
+    environment_id: endpoint.environmentId,
+    url: endpoint.url,
+    description: endpoint.description,
+    event_types: JSON.stringify(endpoint.eventTypes),
+    enabled: endpoint.enabled ? 1 : 0,
+    headers: JSON.stringify(endpoint.headers),
+    rate_limit: endpoint.rateLimit,
+    secret_enc: endpoint.secretEnc,
+    previous_secret_enc: endpoint.previousSecretEnc,
+    previous_secret_until: endpoint.previousSecretUntil,
+    disabled_reason: endpoint.disabledReason,
+    failing_since: endpoint.failingSince,
+    created_at: endpoint.createdAt,
+    updated_at: endpoint.updatedAt,
+  };
+}
+
+export function deliveryFromRow(row: DeliveryRow): Delivery {
+  return {
+    id: row.id,
+    environmentId: row.environment_id,
+    endpointId: row.endpoint_id,
+    eventId: row.event_id,
+    messageId: row.message_id,
+    eventType: row.event_type,
+    status: row.status as WebhookDeliveryStatus,
+    attempts: Number(row.attempts),
+    nextAttemptAt: nullableNumber(row.next_attempt_at),
+    lastStatusCode: row.last_status_code === null ? null : Number(row.last_status_code),
+    lastError: row.last_error,
+    createdAt: Number(row.created_at),
+    updatedAt: Number(row.updated_at),
+  };
 }

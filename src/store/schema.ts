@@ -11,6 +11,9 @@ export interface Database {
   idempotency_keys: IdempotencyKeyTable;
   inbound_nonces: InboundNonceTable;
   integration_notices: IntegrationNoticeTable;
+  webhook_endpoints: WebhookEndpointTable;
+  deliveries: DeliveryTable;
+  delivery_attempts: DeliveryAttemptTable;
 }
 
 export interface EnvironmentTable {
@@ -138,5 +141,54 @@ export interface IntegrationNoticeTable {
   created_at: number;
 }
 
+export interface WebhookEndpointTable {
+  id: string;
+  environment_id: string;
+  url: string;
+  description: string | null;
+  /** JSON array of event types (`email.<status>`, the aliases, or `*`). */
+  event_types: string;
+  enabled: number;
+  /** JSON object of static headers sent with every request. */
+  headers: string;
+  rate_limit: number | null;
+  secret_enc: string;
+  previous_secret_enc: string | null;
+  previous_secret_until: number | null;
+  disabled_reason: string | null;
+  failing_since: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface DeliveryTable {
+  id: string;
+  environment_id: string;
+  endpoint_id: string;
+  event_id: string;
+  message_id: string | null;
+  event_type: string;
+  /** `pending` (due at next_attempt_at), `succeeded` or `failed`. */
+  status: string;
+  attempts: number;
+  next_attempt_at: number | null;
+  lease_until: number | null;
+  last_status_code: number | null;
+  last_error: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface DeliveryAttemptTable {
+  delivery_id: string;
+  attempt: number;
+  started_at: number;
+  duration_ms: number;
+  status_code: number | null;
+  response_body: string | null;
+  error: string | null;
+}
+
 export type MessageRow = MessageTable;
 export type EventRow = EventTable;
+export type DeliveryRow = DeliveryTable;

@@ -35,6 +35,55 @@ export interface IntegrationNotice {
   createdAt: number;
 }
 
+/** An outbound webhook endpoint (secrets sealed: the store never sees them in clear). */
+export interface WebhookEndpoint {
+  id: string;
+  environmentId: string;
+  url: string;
+  description: string | null;
+  eventTypes: string[];
+  enabled: boolean;
+  headers: Record<string, string>;
+  /** Requests per second, or null for no limit. */
+  rateLimit: number | null;
+  secretEnc: string;
+  /** The secret before the last rotation, still signed with until `previousSecretUntil`. */
+  previousSecretEnc: string | null;
+  previousSecretUntil: number | null;
+  disabledReason: string | null;
+  failingSince: number | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export type WebhookDeliveryStatus = 'pending' | 'succeeded' | 'failed';
+
+/** One event on its way to one endpoint (the outbox row). */
+export interface Delivery {
+  id: string;
+  environmentId: string;
+  endpointId: string;
+  eventId: string;
+  messageId: string | null;
+  eventType: string;
+  status: WebhookDeliveryStatus;
+  attempts: number;
+  nextAttemptAt: number | null;
+  lastStatusCode: number | null;
+  lastError: string | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface DeliveryFilter {
+  status?: WebhookDeliveryStatus | undefined;
+  eventType?: string | undefined;
+  from?: number | undefined;
+  to?: number | undefined;
+  limit: number;
+  cursor?: string | undefined;
+}
+
 /** `new`: first use; `retry`: the same nonce with the same body again; `replay`: the same nonce with another body. */
 export type NonceClaim = 'new' | 'retry' | 'replay';
 
@@ -183,6 +232,13 @@ export interface Store {
    */
   claimNonce(input: { scope: string; nonce: string; bodyHash: string; now: number }): Promise<NonceClaim>;
   pruneNonces(olderThan: number): Promise<number>;
+
+  createEndpoint(endpoint: WebhookEndpoint): Promise<WebhookEndpoint>;
+  getEndpoint(environmentId: string, id: string): Promise<WebhookEndpoint | null>;
+  listEndpoints(environmentId: string): Promise<WebhookEndpoint[]>;
+  updateEndpoint(environmentId: string, id: string, patch: Partial<Omit<WebhookEndpoint, 'id' | 'environmentId' | 'createdAt'>>): Promise<WebhookEndpoint | null>;
+  deleteEndpoint(environmentId: string, id: string): Promise<boolean>;
+  listDeliveries(environmentId: string, endpointId: string, filter: DeliveryFilter): Promise<Page<Delivery>>;
 
   addIntegrationNotice(notice: IntegrationNotice): Promise<void>;
   listIntegrationNotices(environmentId: string, integrationId: string, limit: number): Promise<IntegrationNotice[]>;

@@ -1,7 +1,7 @@
 import type { Transaction } from 'kysely';
-import type { IngestOps, MessageKey, ProviderKey } from '../ingest.js';
+import type { IngestOps, MessageKey, ProviderKey, SubscribedEndpoint } from '../ingest.js';
 import { STATE_COLUMNS } from '../rows.js';
-import type { Database, EventRow, MessageRow } from '../schema.js';
+import type { Database, DeliveryRow, EventRow, MessageRow } from '../schema.js';
 
 // PostgreSQL allows 65535 bound parameters per statement; an event row has 22 columns.
 const ROWS_PER_INSERT = 400;
@@ -84,6 +84,17 @@ export class PostgresIngestOps implements IngestOps {
       for (const row of returned) inserted.add(row.dedupe_key);
     }
     return inserted;
+  }
+
+  async findEndpoints(environmentId: string): Promise<SubscribedEndpoint[]> {
+    const rows = await this.db.selectFrom('webhook_endpoints').select(['id', 'event_types']).where('environment_id', '=', environmentId).where('enabled', '=', 1).execute();
+    return rows.map((row) => ({ id: row.id, eventTypes: JSON.parse(row.event_types) as string[] }));
+  }
+
+  async insertDeliveries(rows: DeliveryRow[]): Promise<void> {
+    for (const part of chunks(rows, ROWS_PER_INSERT)) {
+      await this.db.insertInto('deliveries').values(part).onConflict((conflict) => conflict.columns(['endpoint_id', 'event_id']).doNothing()).execute();
+    }
   }
 
   async saveMessageStates(rows: MessageRow[]): Promise<void> {

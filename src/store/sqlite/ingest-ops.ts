@@ -1,11 +1,15 @@
 import type { Database as SqliteDatabase, Statement } from 'better-sqlite3';
-import type { IngestOps, MessageKey, ProviderKey } from '../ingest.js';
-import type { EventRow, MessageRow } from '../schema.js';
+import type { IngestOps, MessageKey, ProviderKey, SubscribedEndpoint } from '../ingest.js';
+import type { DeliveryRow, EventRow, MessageRow } from '../schema.js';
 import { STATE_COLUMNS } from '../rows.js';
 
 const EVENT_COLUMNS: (keyof EventRow)[] = [
   'id', 'environment_id', 'integration_id', 'message_id', 'provider', 'status', 'native_type', 'ignored', 'occurred_at', 'received_at',
   'provider_message_id', 'recipient', 'dedupe_key', 'bounce_type', 'reason', 'attempts', 'url', 'user_agent', 'ip', 'machine', 'machine_reason', 'raw',
+];
+const DELIVERY_COLUMNS: (keyof DeliveryRow)[] = [
+  'id', 'environment_id', 'endpoint_id', 'event_id', 'message_id', 'event_type', 'status', 'attempts', 'next_attempt_at', 'lease_until',
+  'last_status_code', 'last_error', 'created_at', 'updated_at',
 ];
 const MESSAGE_COLUMNS: (keyof MessageRow)[] = [
   'environment_id', 'id', 'integration_id', 'provider', 'provider_message_id', 'recipient', 'from_address', 'subject', 'tags', 'metadata',
@@ -19,7 +23,7 @@ const MESSAGE_COLUMNS: (keyof MessageRow)[] = [
  */
 export class SqliteIngestOps implements IngestOps {
   private readonly statements: Record<
-    'findEvent' | 'eventExists' | 'findMessage' | 'lockMessage' | 'findByProviderKey' | 'insertMessage' | 'insertEvent' | 'saveState',
+    'findEvent' | 'eventExists' | 'findMessage' | 'lockMessage' | 'findByProviderKey' | 'insertMessage' | 'insertEvent' | 'saveState' | 'findEndpoints' | 'insertDelivery',
     Statement
   >;
 
@@ -40,6 +44,10 @@ export class SqliteIngestOps implements IngestOps {
       insertEvent: database.prepare(
         `insert into events (${EVENT_COLUMNS.join(', ')}) values (${EVENT_COLUMNS.map(() => '?').join(', ')}) ` +
           'on conflict (integration_id, dedupe_key) do nothing',
+      ),
+      findEndpoints: database.prepare('select id, event_types from webhook_endpoints where environment_id = ? and enabled = 1'),
+      insertDelivery: database.prepare(
+        `insert into deliveries (${DELIVERY_COLUMNS.join(', ')}) values (${DELIVERY_COLUMNS.map(() => '?').join(', ')}) on conflict (endpoint_id, event_id) do nothing`,
       ),
       saveState: database.prepare(
         `update messages set updated_at = ?, ${STATE_COLUMNS.map((column) => `${column} = ?`).join(', ')} where environment_id = ? and id = ?`,
@@ -117,6 +125,15 @@ export class SqliteIngestOps implements IngestOps {
       if (result.changes > 0) inserted.add(row.dedupe_key);
     }
     return inserted;
+  }
+
+  async findEndpoints(environmentId: string): Promise<SubscribedEndpoint[]> {
+    const rows = this.statements.findEndpoints.all(environmentId) as { id: string; event_types: string }[];
+    return rows.map((row) => ({ id: row.id, eventTypes: JSON.parse(row.event_types) as string[] }));
+  }
+
+  async insertDeliveries(rows: DeliveryRow[]): Promise<void> {
+    for (const row of rows) this.statements.insertDelivery.run(DELIVERY_COLUMNS.map((column) => row[column]));
   }
 
   async saveMessageStates(rows: MessageRow[]): Promise<void> {

@@ -1,0 +1,149 @@
+import { randomBytes } from 'node:crypto';
+import { ENDPOINT_EVENT_TYPES } from '../core/event-types.js';
+import { MailtrailError } from '../core/errors.js';
+import { newId } from '../core/ids.js';
+import type { SecretBox } from '../security/secret-box.js';
+import type { Store, WebhookEndpoint } from '../store/types.js';
+
+export interface EndpointInput {
+  url: string;
+  description?: string | null | undefined;
+  eventTypes?: string[] | undefined;
+  enabled?: boolean | undefined;
+  headers?: Record<string, string> | undefined;
+  rateLimit?: number | null | undefined;
+}
+
+/** How long a rotated-out secret keeps signing beside the new one, unless the caller says otherwise. */
+export const DEFAULT_ROTATION_GRACE_MS = 24 * 60 * 60 * 1000;
+
+/** Headers Mailtrail sets itself; an endpoint's static headers cannot replace them. */
+const RESERVED_HEADERS = new Set(['content-type', 'content-length', 'host', 'connection', 'transfer-encoding', 'user-agent', 'mailtrail-attempt']);
+
+/** Outbound endpoints with their signing secrets sealed; a clear secret is returned only when it is created. */
+export class EndpointService {
+  constructor(
+    private readonly store: Store,
+    private readonly secrets: SecretBox,
+    private readonly now: () => number,
+  ) {}
+
+  async create(environmentId: string, input: EndpointInput): Promise<{ endpoint: WebhookEndpoint; secret: string }> {
+    const id = newId('ep', this.now());
+    const secret = generateSecret();
+    const now = this.now();
+    const endpoint = await this.store.createEndpoint({
+      id,
+      environmentId,
+      url: checkUrl(input.url),
+      description: input.description ?? null,
+      eventTypes: checkEventTypes(input.eventTypes ?? ['*']),
+      enabled: input.enabled ?? true,
+      headers: checkHeaders(input.headers ?? {}),
+      rateLimit: input.rateLimit ?? null,
+      secretEnc: this.seal(id, secret),
+      previousSecretEnc: null,
+      previousSecretUntil: null,
+      disabledReason: null,
+      failingSince: null,
+      createdAt: now,
+      updatedAt: now,
+    });
+    return { endpoint, secret };
+  }
+
+  async get(environmentId: string, id: string): Promise<WebhookEndpoint> {
+    const endpoint = await this.store.getEndpoint(environmentId, id);
+    if (!endpoint) throw new MailtrailError('MT_ERR_NOT_FOUND', `no webhook endpoint ${id}`);
+    return endpoint;
+  }
+
+  list(environmentId: string): Promise<WebhookEndpoint[]> {
+    return this.store.listEndpoints(environmentId);
+  }
+
+  async update(environmentId: string, id: string, input: Partial<EndpointInput>): Promise<WebhookEndpoint> {
+    await this.get(environmentId, id);
+    const updated = await this.store.updateEndpoint(environmentId, id, {
+      ...(input.url !== undefined ? { url: checkUrl(input.url) } : {}),
+      ...(input.description !== undefined ? { description: input.description } : {}),
+      ...(input.eventTypes !== undefined ? { eventTypes: checkEventTypes(input.eventTypes) } : {}),
+      // enabling again clears why it was disabled
+      ...(input.enabled !== undefined ? { enabled: input.enabled, ...(input.enabled ? { disabledReason: null, failingSince: null } : {}) } : {}),
+      ...(input.headers !== undefined ? { headers: checkHeaders(input.headers) } : {}),
+      ...(input.rateLimit !== undefined ? { rateLimit: input.rateLimit } : {}),
+      updatedAt: this.now(),
+    });
+    if (!updated) throw new MailtrailError('MT_ERR_NOT_FOUND', `no webhook endpoint ${id}`);
+    return updated;
+  }
+
+  /** A new secret; the current one keeps signing beside it for `graceMs`, so receivers can switch without a gap. */
+  async rotateSecret(environmentId: string, id: string, graceMs = DEFAULT_ROTATION_GRACE_MS): Promise<{ endpoint: WebhookEndpoint; secret: string }> {
+    const current = await this.get(environmentId, id);
+    const secret = generateSecret();
+    const now = this.now();
+    const updated = await this.store.updateEndpoint(environmentId, id, {
+      secretEnc: this.seal(id, secret),
+      previousSecretEnc: graceMs > 0 ? current.secretEnc : null,
+      previousSecretUntil: graceMs > 0 ? now + graceMs : null,
+      updatedAt: now,
+    });
+    if (!updated) throw new MailtrailError('MT_ERR_NOT_FOUND', `no webhook endpoint ${id}`);
+    return { endpoint: updated, secret };
+  }
+
+  async delete(environmentId: string, id: string): Promise<void> {
+    if (!(await this.store.deleteEndpoint(environmentId, id))) throw new MailtrailError('MT_ERR_NOT_FOUND', `no webhook endpoint ${id}`);
+  }
+
+  /** The secrets to sign with at `now`: the current one, and the previous one during its grace period. */
+  signingSecrets(endpoint: WebhookEndpoint, now: number): string[] {
+    const secrets = [this.secrets.open(endpoint.secretEnc, `${endpoint.id}:secret`)];
+    if (endpoint.previousSecretEnc !== null && endpoint.previousSecretUntil !== null && now < endpoint.previousSecretUntil) {
+      secrets.push(this.secrets.open(endpoint.previousSecretEnc, `${endpoint.id}:secret`));
+    }
+    return secrets;
+  }
+
+  private seal(id: string, secret: string): string {
+    return this.secrets.seal(secret, `${id}:secret`);
+  }
+}
+
+/** A Standard Webhooks secret: `whsec_` and the base64 of 32 random bytes. */
+export function generateSecret(): string {
+  return `whsec_${randomBytes(32).toString('base64')}`;
+}
+
+function checkUrl(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new MailtrailError('MT_ERR_VALIDATION', `url: not an absolute URL: "${value}"`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new MailtrailError('MT_ERR_VALIDATION', 'url: must be http or https');
+  if (url.username || url.password) throw new MailtrailError('MT_ERR_VALIDATION', 'url: credentials go in headers, not in the URL');
+  return url.toString();
+}
+
+function checkEventTypes(types: string[]): string[] {
+  if (types.length === 0) throw new MailtrailError('MT_ERR_VALIDATION', 'eventTypes: at least one');
+  const unknown = types.find((type) => !ENDPOINT_EVENT_TYPES.includes(type));
+  if (unknown !== undefined) throw new MailtrailError('MT_ERR_VALIDATION', `eventTypes: unknown "${unknown}"; use email.<status>, message.sent, message.delivered, message.seen, message.failed or *`);
+  return [...new Set(types)];
+}
+
+function checkHeaders(headers: Record<string, string>): Record<string, string> {
+  const checked: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    const lower = name.toLowerCase();
+    if (!/^[!#$%&'*+.^_`|~0-9a-z-]{1,100}$/.test(lower)) throw new MailtrailError('MT_ERR_VALIDATION', `headers: "${name}" is not a header name`);
+    if (RESERVED_HEADERS.has(lower) || lower.startsWith('webhook-')) throw new MailtrailError('MT_ERR_VALIDATION', `headers: "${name}" is set by Mailtrail`);
+    if (typeof value !== 'string' || value.length > 4096 || /[\r\n\0]/.test(value)) throw new MailtrailError('MT_ERR_VALIDATION', `headers: the value of "${name}" is not a header value`);
+    checked[lower] = value;
+  }
+  if (Object.keys(checked).length > 20) throw new MailtrailError('MT_ERR_VALIDATION', 'headers: at most 20');
+  return checked;
+}
