@@ -14,6 +14,10 @@ import { createProviderContext } from './ingest/provider-context.js';
 import { ProviderRegistry } from './providers/registry.js';
 import type { InboundRequest, VerifyResult } from './providers/types.js';
 import { EndpointService } from './outbound/endpoints.js';
+import { DEFAULT_RETRY_SCHEDULE } from './outbound/schedule.js';
+import { createSender, type Sender } from './outbound/sender.js';
+import { createAddressGuard } from './outbound/ssrf.js';
+import { checkConcurrency, DeliveryWorker } from './outbound/worker.js';
 import { IntegrationService } from './service/integrations.js';
 import { openStore } from './store/index.js';
 import type { Store } from './store/types.js';
@@ -42,6 +46,21 @@ export interface MailtrailOptions {
   snsCertDir?: string | undefined;
   /** The fetch used to call providers (SNS certificates and subscription confirmations); for proxies and tests. */
   providerFetch?: typeof fetch | undefined;
+  /** The outbound webhook worker that sends the outbox. */
+  outbound?: OutboundOptions | undefined;
+}
+
+export interface OutboundOptions {
+  /** Run the worker in this process. Default true; `mailtrail worker` processes can do it instead. */
+  worker?: boolean | undefined;
+  /** Attempts in flight at once. Default 16. */
+  concurrency?: number | undefined;
+  /** Seconds before each attempt (MAILTRAIL_RETRY_SCHEDULE); default 0, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h. */
+  retrySchedule?: readonly number[] | undefined;
+  /** Allow endpoints on private, loopback and link-local addresses (MAILTRAIL_WEBHOOK_ALLOW_PRIVATE). */
+  allowPrivate?: boolean | undefined;
+  /** Addresses allowed although private (MAILTRAIL_WEBHOOK_ALLOWED_CIDRS). */
+  allowedCidrs?: string[] | undefined;
 }
 
 const HOUR = 60 * 60 * 1000;
@@ -73,6 +92,9 @@ export class Mailtrail {
   private readonly now: () => number;
   private readonly servers = new Set<ServerType>();
   private readonly maintenance: NodeJS.Timeout;
+  /** The outbound worker, when this process runs one. */
+  readonly worker: DeliveryWorker | null;
+  private readonly sender: Sender;
 
   /** @internal use `createMailtrail` */
   constructor(options: MailtrailOptions) {
@@ -84,12 +106,28 @@ export class Mailtrail {
     const secrets = new SecretBox(options.secret);
     this.integrations = new IntegrationService(this.store, this.providers, secrets, this.now);
     this.endpoints = new EndpointService(this.store, secrets, this.now);
+    const outbound = options.outbound ?? {};
+    this.sender = createSender(createAddressGuard({ allowPrivate: outbound.allowPrivate ?? false, allowedCidrs: outbound.allowedCidrs ?? [] }));
+    this.worker =
+      outbound.worker === false
+        ? null
+        : new DeliveryWorker({
+            store: this.store,
+            endpoints: this.endpoints,
+            sender: this.sender,
+            schedule: outbound.retrySchedule ?? DEFAULT_RETRY_SCHEDULE,
+            concurrency: checkConcurrency(outbound.concurrency ?? 16),
+            log: this.log,
+            now: this.now,
+            onAttempt: (result, durationMs) => this.metrics.countDelivery(result, durationMs),
+          });
     const context: AppContext = {
       store: this.store,
       providers: this.providers,
       providerContext: createProviderContext({ certDir: options.snsCertDir, fetch: options.providerFetch }),
       integrations: this.integrations,
       endpoints: this.endpoints,
+      afterCommit: () => this.worker?.wake(),
       bus: this.bus,
       metrics: this.metrics,
       log: this.log,
@@ -169,6 +207,8 @@ export class Mailtrail {
   /** Stops the servers this instance started, then closes the database. */
   async close(): Promise<void> {
     clearInterval(this.maintenance);
+    await this.worker?.stop();
+    this.sender.close();
     await Promise.all([...this.servers].map((server) => this.closeServer(server)));
     await this.store.close();
   }
@@ -199,5 +239,6 @@ export class Mailtrail {
 export async function createMailtrail(options: MailtrailOptions): Promise<Mailtrail> {
   const mailtrail = new Mailtrail(options);
   await mailtrail.store.migrate();
+  mailtrail.worker?.start();
   return mailtrail;
 }

@@ -40,6 +40,25 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly deliveryAttempts = new Counter({
+    name: 'mailtrail_webhook_attempts_total',
+    help: 'Outbound webhook attempts, by what became of the delivery: succeeded, retrying or failed',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+
+  readonly deliveryDuration = new Histogram({
+    name: 'mailtrail_webhook_attempt_duration_seconds',
+    help: 'Outbound webhook attempt latency',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15],
+    registers: [this.registry],
+  });
+
+  countDelivery(result: 'succeeded' | 'retrying' | 'failed', durationMs: number): void {
+    this.deliveryAttempts.inc({ result });
+    this.deliveryDuration.observe(durationMs / 1000);
+  }
+
   constructor(options: { processMetrics?: boolean } = {}) {
     if (options.processMetrics) collectDefaultMetrics({ register: this.registry });
   }

@@ -9,7 +9,8 @@ for (const dialect of DIALECTS) {
     let integrationId: string;
 
     beforeAll(async () => {
-      server = await startServer(dialect);
+      // the outbox alone: no worker takes the deliveries while the test looks at them
+      server = await startServer(dialect, { outbound: { worker: false } });
       const created = await server.api('/v1/integrations', { body: { providerId: 'sendgrid', name: 'SendGrid', signingKey: keys.publicKeyBase64 } });
       integrationId = created.body.id;
     });

@@ -43,6 +43,8 @@ export interface InboundDeps {
   log: Logger;
   bodyLimit: number;
   now: () => number;
+  /** Called after a batch commits (the outbound worker looks for the new deliveries). */
+  afterCommit?: (() => void) | undefined;
 }
 
 const NOT_FOUND = 'unknown environment or integration';
@@ -144,6 +146,7 @@ export async function receiveInbound(deps: InboundDeps, input: InboundInput): Pr
     }
     throw error;
   }
+  deps.afterCommit?.();
   const body = renderInboundResponse(results);
   if (idempotency) {
     const key = { environmentId: integration.environmentId, integrationId: integration.id, key: idempotency.key };

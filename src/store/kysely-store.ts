@@ -8,7 +8,9 @@ import { deliveryFromRow, endpointFromRow, endpointToRow, eventFromRow, integrat
 import type { Database, MessageRow } from './schema.js';
 import type {
   Delivery,
+  DeliveryAttempt,
   DeliveryFilter,
+  DeliveryOutcome,
   Environment,
   EventFilter,
   IdempotencyClaim,
@@ -468,6 +470,112 @@ export class KyselyStore implements Store {
       .limit(filter.limit + 1)
       .execute();
     return keysetPage(rows, filter.limit, (row) => Number(row.created_at), deliveryFromRow);
+  }
+
+  async getDelivery(environmentId: string, id: string): Promise<{ delivery: Delivery; attempts: DeliveryAttempt[] } | null> {
+    const row = await this.db.selectFrom('deliveries').selectAll().where('environment_id', '=', environmentId).where('id', '=', id).executeTakeFirst();
+    if (!row) return null;
+    const attempts = await this.db.selectFrom('delivery_attempts').selectAll().where('delivery_id', '=', id).orderBy('attempt').execute();
+    return {
+      delivery: deliveryFromRow(row),
+      attempts: attempts.map((attempt) => ({
+        deliveryId: attempt.delivery_id,
+        attempt: Number(attempt.attempt),
+        startedAt: Number(attempt.started_at),
+        durationMs: Number(attempt.duration_ms),
+        statusCode: attempt.status_code === null ? null : Number(attempt.status_code),
+        responseBody: attempt.response_body,
+        error: attempt.error,
+      })),
+    };
+  }
+
+  claimDeliveries(input: { now: number; limit: number; leaseUntil: number }): Promise<Delivery[]> {
+    return this.transaction(async (trx) => {
+      const due = await trx
+        .selectFrom('deliveries')
+        .select('id')
+        .where('status', '=', 'pending')
+        .where('next_attempt_at', '<=', input.now)
+        .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<', input.now)]))
+        .orderBy(sql`attempts > 0`)
+        .orderBy('next_attempt_at')
+        .limit(input.limit)
+        .$if(this.dialect === 'postgres', (query) => query.forUpdate().skipLocked())
+        .execute();
+      if (due.length === 0) return [];
+      const rows = await trx
+        .updateTable('deliveries')
+        .set({ lease_until: input.leaseUntil })
+        .where('id', 'in', due.map((row) => row.id))
+        .returningAll()
+        .execute();
+      return rows.map(deliveryFromRow).sort((a, b) => a.attempts - b.attempts || (a.nextAttemptAt ?? 0) - (b.nextAttemptAt ?? 0));
+    });
+  }
+
+  recordAttempt(attempt: DeliveryAttempt, outcome: DeliveryOutcome, now: number): Promise<boolean> {
+    return this.transaction(async (trx) => {
+      // Only the worker whose attempt this is may record it: a lease that ran out and was taken over by another
+      // worker has moved `attempts` on, and this late answer changes nothing.
+      const updated = await trx
+        .updateTable('deliveries')
+        .set({
+          status: outcome.status,
+          attempts: attempt.attempt,
+          next_attempt_at: outcome.nextAttemptAt,
+          lease_until: null,
+          last_status_code: outcome.lastStatusCode,
+          last_error: outcome.lastError,
+          updated_at: now,
+        })
+        .where('id', '=', attempt.deliveryId)
+        .where('attempts', '=', attempt.attempt - 1)
+        .executeTakeFirst();
+      if (Number(updated.numUpdatedRows) === 0) return false;
+      await trx
+        .insertInto('delivery_attempts')
+        .values({
+          delivery_id: attempt.deliveryId,
+          attempt: attempt.attempt,
+          started_at: attempt.startedAt,
+          duration_ms: attempt.durationMs,
+          status_code: attempt.statusCode,
+          response_body: attempt.responseBody,
+          error: attempt.error,
+        })
+        .onConflict((conflict) => conflict.doNothing())
+        .execute();
+      return true;
+    });
+  }
+
+  async retryDelivery(environmentId: string, id: string, now: number): Promise<boolean> {
+    const result = await this.db
+      .updateTable('deliveries')
+      .set({ status: 'pending', next_attempt_at: now, lease_until: null, updated_at: now })
+      .where('environment_id', '=', environmentId)
+      .where('id', '=', id)
+      .where('status', '!=', 'pending')
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
+  }
+
+  async recoverDeliveries(environmentId: string, endpointId: string, since: number, now: number): Promise<number> {
+    const result = await this.db
+      .updateTable('deliveries')
+      .set({ status: 'pending', next_attempt_at: now, lease_until: null, updated_at: now })
+      .where('environment_id', '=', environmentId)
+      .where('endpoint_id', '=', endpointId)
+      .where('status', '=', 'failed')
+      .where('created_at', '>=', since)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
+
+  async getEvent(environmentId: string, id: string): Promise<NormalizedEvent | null> {
+    const row = await this.db.selectFrom('events').selectAll().where('environment_id', '=', environmentId).where('id', '=', id).executeTakeFirst();
+    return row ? eventFromRow(row) : null;
   }
 
   async addIntegrationNotice(notice: IntegrationNotice): Promise<void> {

@@ -84,6 +84,25 @@ export interface DeliveryFilter {
   cursor?: string | undefined;
 }
 
+export interface DeliveryAttempt {
+  deliveryId: string;
+  attempt: number;
+  startedAt: number;
+  durationMs: number;
+  statusCode: number | null;
+  /** The first 4 KB of the response body. */
+  responseBody: string | null;
+  error: string | null;
+}
+
+/** What an attempt changes on its delivery: done (succeeded or failed for good) or due again at nextAttemptAt. */
+export interface DeliveryOutcome {
+  status: WebhookDeliveryStatus;
+  nextAttemptAt: number | null;
+  lastStatusCode: number | null;
+  lastError: string | null;
+}
+
 /** `new`: first use; `retry`: the same nonce with the same body again; `replay`: the same nonce with another body. */
 export type NonceClaim = 'new' | 'retry' | 'replay';
 
@@ -239,6 +258,19 @@ export interface Store {
   updateEndpoint(environmentId: string, id: string, patch: Partial<Omit<WebhookEndpoint, 'id' | 'environmentId' | 'createdAt'>>): Promise<WebhookEndpoint | null>;
   deleteEndpoint(environmentId: string, id: string): Promise<boolean>;
   listDeliveries(environmentId: string, endpointId: string, filter: DeliveryFilter): Promise<Page<Delivery>>;
+  getDelivery(environmentId: string, id: string): Promise<{ delivery: Delivery; attempts: DeliveryAttempt[] } | null>;
+  /**
+   * Leases up to `limit` due deliveries until `leaseUntil`, fresh ones (no attempt yet) before retries, so a
+   * backlog of retries never holds up new events. On PostgreSQL rows other workers hold are skipped.
+   */
+  claimDeliveries(input: { now: number; limit: number; leaseUntil: number }): Promise<Delivery[]>;
+  /** Records an attempt and its outcome, if the lease is still this worker's (the attempt number matches). */
+  recordAttempt(attempt: DeliveryAttempt, outcome: DeliveryOutcome, now: number): Promise<boolean>;
+  getEvent(environmentId: string, id: string): Promise<NormalizedEvent | null>;
+  /** Makes a finished delivery due now again (its attempt count goes on); false when it is still pending. */
+  retryDelivery(environmentId: string, id: string, now: number): Promise<boolean>;
+  /** Makes every failed delivery of an endpoint created since `since` due again; returns how many. */
+  recoverDeliveries(environmentId: string, endpointId: string, since: number, now: number): Promise<number>;
 
   addIntegrationNotice(notice: IntegrationNotice): Promise<void>;
   listIntegrationNotices(environmentId: string, integrationId: string, limit: number): Promise<IntegrationNotice[]>;

@@ -1,5 +1,6 @@
 import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { createMailtrail, type Mailtrail } from '../../src/index.js';
+import type { OutboundOptions } from '../../src/mailtrail.js';
 import { generateMasterSecret } from '../../src/security/secret-box.js';
 import { freshStore, type TestStore } from './stores.js';
 
@@ -19,7 +20,7 @@ export interface TestServer {
 /** A real Mailtrail on a loopback port, on a fresh database of the given dialect. */
 export async function startServer(
   dialect: 'sqlite' | 'postgres',
-  options: { bodyLimit?: number; snsCertDir?: string; providerFetch?: typeof fetch; now?: () => number } = {},
+  options: { bodyLimit?: number; snsCertDir?: string; providerFetch?: typeof fetch; now?: () => number; outbound?: OutboundOptions } = {},
 ): Promise<TestServer> {
   const storage = await freshStore(dialect);
   const mailtrail = await createMailtrail({
@@ -30,6 +31,7 @@ export async function startServer(
     snsCertDir: options.snsCertDir,
     providerFetch: options.providerFetch,
     now: options.now,
+    outbound: options.outbound,
   });
   const { environmentId, apiKey } = await mailtrail.createEnvironment('test');
   const server = await mailtrail.listen({ port: 0, host: '127.0.0.1' });

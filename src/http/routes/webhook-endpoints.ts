@@ -1,5 +1,6 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import { ENDPOINT_EVENT_TYPES } from '../../core/event-types.js';
+import { MailtrailError } from '../../core/errors.js';
 import type { Delivery, WebhookEndpoint } from '../../store/types.js';
 import type { AppContext, AppEnv } from '../context.js';
 import { ErrorSchema } from '../schemas.js';
@@ -66,6 +67,16 @@ const DeliverySchema = z
     updatedAt: isoTime,
   })
   .openapi('WebhookDelivery');
+
+const AttemptSchema = z.object({
+  attempt: z.number().int(),
+  startedAt: isoTime,
+  durationMs: z.number().int(),
+  statusCode: z.number().int().nullable(),
+  responseBody: z.string().nullable().openapi({ description: 'The first 4 KB of the answer' }),
+  error: z.string().nullable(),
+});
+const DeliveryDetailSchema = DeliverySchema.extend({ attempts: z.array(AttemptSchema) }).openapi('WebhookDeliveryDetail');
 
 export function endpointView(endpoint: WebhookEndpoint, secret: string | null = null) {
   return {
@@ -218,6 +229,74 @@ export function webhookEndpointRoutes(context: AppContext, hooks: ConstructorPar
         cursor: query.cursor,
       });
       return c.json({ data: page.data.map(deliveryView), next: page.next }, 200);
+    },
+  );
+
+  const deliveryParams = z.object({ id: z.string().openapi({ param: { name: 'id', in: 'path' } }) });
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/webhook-deliveries/{id}',
+      tags: ['Outbound webhooks'],
+      summary: 'A delivery and every attempt at it',
+      security,
+      request: { params: deliveryParams },
+      responses: { 200: json(DeliveryDetailSchema, 'The delivery with its attempts'), ...errors },
+    }),
+    async (c) => {
+      const found = await context.store.getDelivery(c.get('environmentId'), c.req.valid('param').id);
+      if (!found) throw new MailtrailError('MT_ERR_NOT_FOUND', `no webhook delivery ${c.req.valid('param').id}`);
+      const attempts = found.attempts.map(({ attempt, startedAt, durationMs, statusCode, responseBody, error }) => ({
+        attempt,
+        startedAt: iso(startedAt)!,
+        durationMs,
+        statusCode,
+        responseBody,
+        error,
+      }));
+      return c.json({ ...deliveryView(found.delivery), attempts }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/webhook-deliveries/{id}/retry',
+      tags: ['Outbound webhooks'],
+      summary: 'Send a finished delivery again now (same webhook-id)',
+      security,
+      request: { params: deliveryParams },
+      responses: { 202: json(DeliverySchema, 'Due again'), 409: json(ErrorSchema, 'The delivery is still pending'), ...errors },
+    }),
+    async (c) => {
+      const environmentId = c.get('environmentId');
+      const id = c.req.valid('param').id;
+      if (!(await context.store.getDelivery(environmentId, id))) throw new MailtrailError('MT_ERR_NOT_FOUND', `no webhook delivery ${id}`);
+      if (!(await context.store.retryDelivery(environmentId, id, context.now()))) throw new MailtrailError('MT_ERR_CONFLICT', 'the delivery is still pending');
+      context.afterCommit?.();
+      return c.json(deliveryView((await context.store.getDelivery(environmentId, id))!.delivery), 202);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/webhook-endpoints/{id}/recover',
+      tags: ['Outbound webhooks'],
+      summary: 'Send again every failed delivery of the endpoint created since a time',
+      security,
+      request: { params, body: { required: true, content: { 'application/json': { schema: z.object({ since: z.string().openapi({ format: 'date-time' }) }).strict() } } } },
+      responses: { 202: json(z.object({ recovered: z.number().int() }), 'How many deliveries are due again'), ...errors },
+    }),
+    async (c) => {
+      const environmentId = c.get('environmentId');
+      const endpoint = await endpoints.get(environmentId, c.req.valid('param').id);
+      const since = timeParam(c.req.valid('json').since);
+      if (since === undefined) throw new MailtrailError('MT_ERR_VALIDATION', 'since: an ISO 8601 time');
+      const recovered = await context.store.recoverDeliveries(environmentId, endpoint.id, since, context.now());
+      context.afterCommit?.();
+      return c.json({ recovered }, 202);
     },
   );
 

@@ -1,0 +1,195 @@
+import { MailtrailError } from '../core/errors.js';
+import type { Logger } from '../log.js';
+import { standardWebhooksKey, standardWebhooksSignature } from '../providers/standard-webhooks.js';
+import type { Delivery, DeliveryOutcome, Store, WebhookEndpoint } from '../store/types.js';
+import type { EndpointService } from './endpoints.js';
+import { renderPayload } from './payload.js';
+import { nextAttemptAt, retryAfterMs } from './schedule.js';
+import { REQUEST_TIMEOUT_MS, type AttemptResponse, type Sender } from './sender.js';
+
+/** An endpoint that has failed every attempt for this long is disabled. */
+export const DISABLE_AFTER_FAILING_MS = 5 * 24 * 3600_000;
+/** Longer than an attempt can take, so no live worker's delivery is taken over; a crashed worker's is, after it. */
+export const LEASE_MS = REQUEST_TIMEOUT_MS * 4;
+
+export interface WorkerOptions {
+  store: Store;
+  endpoints: EndpointService;
+  sender: Sender;
+  schedule: readonly number[];
+  concurrency: number;
+  log: Logger;
+  now: () => number;
+  /** How often an idle worker looks for due deliveries. */
+  pollMs?: number;
+  onAttempt?: (result: 'succeeded' | 'retrying' | 'failed', durationMs: number) => void;
+}
+
+/**
+ * Sends the outbox: claims due deliveries under a lease, signs them (Standard Webhooks), posts them, and records
+ * every attempt with its outcome. Several workers, in this process or others, can share one PostgreSQL outbox.
+ */
+export class DeliveryWorker {
+  private inFlight = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private ticking = false;
+  private again = false;
+  private stopped = true;
+  private readonly idle = new Set<() => void>();
+
+  constructor(private readonly options: WorkerOptions) {}
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.timer = setInterval(() => this.wake(), this.options.pollMs ?? 250);
+    this.timer.unref();
+    this.wake();
+  }
+
+  /** Stops claiming; resolves once the attempts in flight are recorded. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    if (this.inFlight === 0) return;
+    await new Promise<void>((resolve) => this.idle.add(resolve));
+  }
+
+  /** Looks for due deliveries now (called after each ingest commit, so fresh events go out at once). */
+  wake(): void {
+    if (this.stopped) return;
+    if (this.ticking) {
+      this.again = true;
+      return;
+    }
+    this.ticking = true;
+    void this.tick().finally(() => {
+      this.ticking = false;
+      if (this.again) {
+        this.again = false;
+        this.wake();
+      }
+    });
+  }
+
+  private async tick(): Promise<void> {
+    const room = this.options.concurrency - this.inFlight;
+    if (room <= 0) return;
+    const now = this.options.now();
+    let claimed: Delivery[];
+    try {
+      claimed = await this.options.store.claimDeliveries({ now, limit: room, leaseUntil: now + LEASE_MS });
+    } catch (error) {
+      this.options.log.warn({ err: error }, 'could not claim deliveries');
+      return;
+    }
+    for (const delivery of claimed) {
+      this.inFlight++;
+      void this.deliver(delivery)
+        .catch((error: unknown) => this.options.log.error({ err: error, deliveryId: delivery.id }, 'delivery attempt failed to record'))
+        .finally(() => {
+          this.inFlight--;
+          if (this.inFlight === 0) {
+            for (const resolve of this.idle) resolve();
+            this.idle.clear();
+          }
+          this.wake();
+        });
+    }
+    if (claimed.length === room) this.again = true;
+  }
+
+  private async deliver(delivery: Delivery): Promise<void> {
+    const { store, now } = this.options;
+    const attempt = delivery.attempts + 1;
+    const startedAt = now();
+    const endpoint = await store.getEndpoint(delivery.environmentId, delivery.endpointId);
+    if (!endpoint || !endpoint.enabled) {
+      const reason = endpoint ? `the endpoint is disabled${endpoint.disabledReason ? `: ${endpoint.disabledReason}` : ''}` : 'the endpoint was deleted';
+      await this.record(delivery, attempt, startedAt, null, { status: 'failed', nextAttemptAt: null, lastStatusCode: null, lastError: reason });
+      return;
+    }
+    const event = await store.getEvent(delivery.environmentId, delivery.eventId);
+    if (!event) {
+      await this.record(delivery, attempt, startedAt, null, { status: 'failed', nextAttemptAt: null, lastStatusCode: null, lastError: 'the event no longer exists' });
+      return;
+    }
+    const message = delivery.messageId ? await store.getMessage(delivery.environmentId, delivery.messageId) : null;
+    const body = renderPayload(event, message);
+    const response = await this.options.sender.post(endpoint.url, this.headers(endpoint, delivery, attempt, body), body);
+    const outcome = this.outcome(response, attempt);
+    await this.record(delivery, attempt, startedAt, response, outcome);
+    await this.updateEndpointHealth(endpoint, response, outcome);
+  }
+
+  /** Standard Webhooks headers: the delivery id (the same on every retry), this attempt's time, one signature per live secret. */
+  private headers(endpoint: WebhookEndpoint, delivery: Delivery, attempt: number, body: string): Record<string, string> {
+    const timestamp = String(Math.floor(this.options.now() / 1000));
+    const signatures = this.options.endpoints
+      .signingSecrets(endpoint, this.options.now())
+      .map((secret) => standardWebhooksSignature(standardWebhooksKey(secret)!, delivery.id, timestamp, body));
+    return {
+      ...endpoint.headers,
+      'content-type': 'application/json',
+      'user-agent': 'Mailtrail-Webhooks/1',
+      'webhook-id': delivery.id,
+      'webhook-timestamp': timestamp,
+      'webhook-signature': signatures.join(' '),
+      'mailtrail-attempt': String(attempt),
+    };
+  }
+
+  private outcome(response: AttemptResponse, attempt: number): DeliveryOutcome {
+    const { statusCode } = response;
+    const lastError = response.error ?? (statusCode !== null && (statusCode < 200 || statusCode > 299) ? `HTTP ${statusCode}` : null);
+    if (statusCode !== null && statusCode >= 200 && statusCode <= 299) return { status: 'succeeded', nextAttemptAt: null, lastStatusCode: statusCode, lastError: null };
+    // An address the operator has not allowed, or an endpoint that says it is gone, will not change by waiting.
+    if (response.refused || statusCode === 410) return { status: 'failed', nextAttemptAt: null, lastStatusCode: statusCode, lastError };
+    const now = this.options.now();
+    const next = nextAttemptAt(this.options.schedule, attempt, now, {
+      retryAfterMs: retryAfterMs(response.retryAfter, now),
+      throttled: statusCode === 429 || response.timedOut,
+    });
+    return next === null ? { status: 'failed', nextAttemptAt: null, lastStatusCode: statusCode, lastError } : { status: 'pending', nextAttemptAt: next, lastStatusCode: statusCode, lastError };
+  }
+
+  private async record(delivery: Delivery, attempt: number, startedAt: number, response: AttemptResponse | null, outcome: DeliveryOutcome): Promise<void> {
+    const recorded = await this.options.store.recordAttempt(
+      {
+        deliveryId: delivery.id,
+        attempt,
+        startedAt,
+        durationMs: response?.durationMs ?? 0,
+        statusCode: response?.statusCode ?? null,
+        responseBody: response?.body ?? null,
+        error: response ? response.error : outcome.lastError,
+      },
+      outcome,
+      this.options.now(),
+    );
+    if (recorded) this.options.onAttempt?.(outcome.status === 'pending' ? 'retrying' : outcome.status, response?.durationMs ?? 0);
+  }
+
+  private async updateEndpointHealth(endpoint: WebhookEndpoint, response: AttemptResponse, outcome: DeliveryOutcome): Promise<void> {
+    const { store, now } = this.options;
+    const at = now();
+    if (outcome.status === 'succeeded') {
+      if (endpoint.failingSince !== null) await store.updateEndpoint(endpoint.environmentId, endpoint.id, { failingSince: null, updatedAt: at });
+      return;
+    }
+    if (response.statusCode === 410) {
+      await store.updateEndpoint(endpoint.environmentId, endpoint.id, { enabled: false, disabledReason: 'the endpoint answered 410 Gone', updatedAt: at });
+      return;
+    }
+    if (endpoint.failingSince === null) {
+      await store.updateEndpoint(endpoint.environmentId, endpoint.id, { failingSince: at, updatedAt: at });
+    } else if (at - endpoint.failingSince >= DISABLE_AFTER_FAILING_MS) {
+      await store.updateEndpoint(endpoint.environmentId, endpoint.id, { enabled: false, disabledReason: 'every attempt failed for 5 days', updatedAt: at });
+    }
+  }
+}
+
+export function checkConcurrency(value: number): number {
+  if (!Number.isInteger(value) || value < 1 || value > 256) throw new MailtrailError('MT_ERR_CONFIG', 'the webhook worker concurrency must be 1 to 256');
+  return value;
+}

@@ -1,0 +1,158 @@
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Webhook } from 'standardwebhooks';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sendgridBatch, sendgridKeys, signSendgrid, startServer, type TestServer } from './helpers/server.js';
+import { DIALECTS } from './helpers/stores.js';
+
+interface Received {
+  path: string;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+/** A receiver on loopback: records every request, and answers each path with the next status of its script (200 when the script is used up). */
+async function receiver(): Promise<{ url: string; requests: Received[]; script: Map<string, number[]>; close: () => void }> {
+  const requests: Received[] = [];
+  const script = new Map<string, number[]>();
+  const server: Server = createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      requests.push({ path: request.url!, headers: request.headers, body: Buffer.concat(chunks).toString('utf8') });
+      const status = script.get(request.url!)?.shift() ?? 200;
+      response.writeHead(status, { 'content-type': 'text/plain' }).end(`answered ${status}`);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, requests, script, close: () => server.close() };
+}
+
+async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 10_000): Promise<T> {
+  const started = Date.now();
+  for (;;) {
+    const value = await read();
+    if (done(value) || Date.now() - started > timeoutMs) return value;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+for (const dialect of DIALECTS) {
+  describe(`${dialect}: outbound webhooks reach real receivers`, () => {
+    let server: TestServer;
+    let hooks: Awaited<ReturnType<typeof receiver>>;
+    const keys = sendgridKeys();
+    let integrationId: string;
+    let sequence = 0;
+
+    beforeAll(async () => {
+      hooks = await receiver();
+      // loopback receivers need the operator's allowance; a short schedule keeps retries inside the test
+      server = await startServer(dialect, { outbound: { allowPrivate: true, retrySchedule: [0, 0.1, 0.1, 0.1] } });
+      integrationId = (await server.api('/v1/integrations', { body: { providerId: 'sendgrid', name: 'SendGrid', signingKey: keys.publicKeyBase64 } })).body.id;
+    });
+    afterAll(async () => {
+      await server.stop();
+      hooks.close();
+    });
+
+    const send = async (event: string, extra: Record<string, unknown> = {}) => {
+      sequence++;
+      const body = sendgridBatch([{ email: 'r@example.com', event, timestamp: 1795258800 + sequence, sg_event_id: `out-${dialect}-${sequence}`, sg_message_id: `OUT${sequence}.x`, ...extra }]);
+      const response = await server.inbound(integrationId, body, signSendgrid(keys.privateKey, body));
+      expect(response.status).toBe(200);
+      return response.body[0].id as string;
+    };
+    const endpoint = async (path: string, eventTypes = ['*']) => (await server.api('/v1/webhook-endpoints', { body: { url: hooks.url + path, eventTypes } })).body;
+    const deliveriesOf = (endpointId: string) => server.api(`/v1/webhook-endpoints/${endpointId}/deliveries`).then((response) => response.body.data as { id: string; status: string; attempts: number; lastStatusCode: number | null; lastError: string | null }[]);
+    const settled = (endpointId: string, count = 1) => until(() => deliveriesOf(endpointId), (list) => list.length >= count && list.every((delivery) => delivery.status !== 'pending'));
+
+    it('signs each event the Standard Webhooks way, with the event and its message, only to subscribed endpoints', async () => {
+      const subscribed = await endpoint('/delivered', ['email.delivered']);
+      const other = await endpoint('/opens', ['message.seen']);
+      const eventId = await send('delivered');
+      const [delivery] = await settled(subscribed.id);
+      expect(delivery).toMatchObject({ status: 'succeeded', attempts: 1, lastStatusCode: 200 });
+      const received = hooks.requests.filter((request) => request.path === '/delivered');
+      expect(received).toHaveLength(1);
+      const request = received[0]!;
+      expect(request.headers['webhook-id']).toBe(delivery!.id);
+      expect(request.headers['mailtrail-attempt']).toBe('1');
+      expect(request.headers['content-type']).toBe('application/json');
+      const payload = new Webhook(subscribed.secret).verify(request.body, request.headers as Record<string, string>) as { type: string; timestamp: string; data: { event: { id: string }; message: { state: { status: string } } } };
+      expect(payload).toMatchObject({ type: 'email.delivered', timestamp: new Date((1795258800 + sequence) * 1000).toISOString(), data: { event: { id: eventId }, message: { state: { status: 'delivered' } } } });
+      expect(() => new Webhook(other.secret).verify(request.body, request.headers as Record<string, string>)).toThrow();
+      expect(await deliveriesOf(other.id)).toEqual([]);
+      expect(hooks.requests.filter((r) => r.path === '/opens')).toHaveLength(0);
+    });
+
+    it('retries a failing receiver with the same webhook-id until it answers 2xx, recording every attempt', async () => {
+      const flaky = await endpoint('/flaky', ['email.opened']);
+      hooks.script.set('/flaky', [500, 503]);
+      await send('open');
+      const [delivery] = await settled(flaky.id);
+      expect(delivery).toMatchObject({ status: 'succeeded', attempts: 3 });
+      const received = hooks.requests.filter((request) => request.path === '/flaky');
+      expect(received.map((request) => request.headers['mailtrail-attempt'])).toEqual(['1', '2', '3']);
+      expect(new Set(received.map((request) => request.headers['webhook-id']))).toEqual(new Set([delivery!.id]));
+      const detail = await server.api(`/v1/webhook-deliveries/${delivery!.id}`);
+      expect(detail.body.attempts.map((attempt: { statusCode: number }) => attempt.statusCode)).toEqual([500, 503, 200]);
+      expect(detail.body.attempts[0].responseBody).toBe('answered 500');
+    });
+
+    it('gives up after the last attempt of the schedule', async () => {
+      const down = await endpoint('/down', ['email.clicked']);
+      hooks.script.set('/down', [500, 500, 500, 500, 500]);
+      await send('click', { url: 'https://example.com/' });
+      const [delivery] = await settled(down.id);
+      expect(delivery).toMatchObject({ status: 'failed', attempts: 4, lastStatusCode: 500, lastError: 'HTTP 500' });
+    });
+
+    it('disables an endpoint that answers 410', async () => {
+      const gone = await endpoint('/gone', ['email.bounced']);
+      hooks.script.set('/gone', [410]);
+      await send('bounce', { type: 'bounce' });
+      const [delivery] = await settled(gone.id);
+      expect(delivery).toMatchObject({ status: 'failed', attempts: 1, lastStatusCode: 410 });
+      const after = await server.api(`/v1/webhook-endpoints/${gone.id}`);
+      expect(after.body).toMatchObject({ enabled: false, disabledReason: 'the endpoint answered 410 Gone' });
+    });
+
+    it('signs with both secrets during a rotation, each verifying on its own', async () => {
+      const rotating = await endpoint('/rotating', ['email.dropped']);
+      const rotated = (await server.api(`/v1/webhook-endpoints/${rotating.id}/rotate-secret`, { method: 'POST' })).body;
+      await send('dropped', { reason: 'Bounced Address' });
+      await settled(rotating.id);
+      const request = hooks.requests.find((r) => r.path === '/rotating')!;
+      expect(String(request.headers['webhook-signature']).split(' ')).toHaveLength(2);
+      for (const secret of [rotating.secret, rotated.secret]) expect(() => new Webhook(secret).verify(request.body, request.headers as Record<string, string>)).not.toThrow();
+    });
+  });
+}
+
+describe('outbound webhooks without the private-address allowance', () => {
+  it('refuses loopback and records why, without connecting', async () => {
+    const hooks = await receiver();
+    const server = await startServer('sqlite');
+    try {
+      const keys = sendgridKeys();
+      const integrationId = (await server.api('/v1/integrations', { body: { providerId: 'sendgrid', name: 'SendGrid', signingKey: keys.publicKeyBase64 } })).body.id;
+      const byAddress = (await server.api('/v1/webhook-endpoints', { body: { url: `${hooks.url}/ssrf` } })).body;
+      const byName = (await server.api('/v1/webhook-endpoints', { body: { url: `${hooks.url.replace('127.0.0.1', 'localhost')}/ssrf` } })).body;
+      const mapped = (await server.api('/v1/webhook-endpoints', { body: { url: `http://[::ffff:127.0.0.1]:${new URL(hooks.url).port}/ssrf` } })).body;
+      const body = sendgridBatch([{ email: 's@example.com', event: 'delivered', timestamp: 1795258800, sg_event_id: 'ssrf-1', sg_message_id: 'SSRF.x' }]);
+      expect((await server.inbound(integrationId, body, signSendgrid(keys.privateKey, body))).status).toBe(200);
+      for (const endpoint of [byAddress, byName, mapped]) {
+        const [delivery] = await until(
+          () => server.api(`/v1/webhook-endpoints/${endpoint.id}/deliveries`).then((response) => response.body.data),
+          (list: { status: string }[]) => list.length > 0 && list[0]!.status !== 'pending',
+        );
+        expect(delivery).toMatchObject({ status: 'failed', attempts: 1, lastStatusCode: null, lastError: expect.stringMatching(/^refused to connect to (127\.0\.0\.1|::1|::ffff:7f00:1): a private, loopback/) });
+      }
+      expect(hooks.requests).toEqual([]);
+    } finally {
+      await server.stop();
+      hooks.close();
+    }
+  });
+});
