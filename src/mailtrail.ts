@@ -61,6 +61,8 @@ export interface OutboundOptions {
   allowPrivate?: boolean | undefined;
   /** Addresses allowed although private (MAILTRAIL_WEBHOOK_ALLOWED_CIDRS). */
   allowedCidrs?: string[] | undefined;
+  /** How long one attempt may take (MAILTRAIL_WEBHOOK_TIMEOUT, seconds); default 15 s. */
+  requestTimeoutMs?: number | undefined;
 }
 
 const HOUR = 60 * 60 * 1000;
@@ -107,7 +109,7 @@ export class Mailtrail {
     this.integrations = new IntegrationService(this.store, this.providers, secrets, this.now);
     this.endpoints = new EndpointService(this.store, secrets, this.now);
     const outbound = options.outbound ?? {};
-    this.sender = createSender(createAddressGuard({ allowPrivate: outbound.allowPrivate ?? false, allowedCidrs: outbound.allowedCidrs ?? [] }));
+    this.sender = createSender(createAddressGuard({ allowPrivate: outbound.allowPrivate ?? false, allowedCidrs: outbound.allowedCidrs ?? [] }), outbound.requestTimeoutMs);
     this.worker =
       outbound.worker === false
         ? null
@@ -117,6 +119,7 @@ export class Mailtrail {
             sender: this.sender,
             schedule: outbound.retrySchedule ?? DEFAULT_RETRY_SCHEDULE,
             concurrency: checkConcurrency(outbound.concurrency ?? 16),
+            requestTimeoutMs: outbound.requestTimeoutMs,
             log: this.log,
             now: this.now,
             onAttempt: (result, durationMs) => this.metrics.countDelivery(result, durationMs),

@@ -45,6 +45,12 @@ export async function main(argv: string[]): Promise<void> {
     await serve(loadConfig(process.env, flags));
   });
 
+  withConfigFlags(program.command('worker').description('send outbound webhooks only (no HTTP server); run several on one PostgreSQL')).action(
+    async (flags: ConfigFlags) => {
+      await serve(loadConfig(process.env, flags), 'worker');
+    },
+  );
+
   withConfigFlags(program.command('init').description('create an environment and a secret API key'))
     .option('--name <name>', 'environment name', 'default')
     .option('--json', 'print {"environmentId", "apiKey"} as JSON and nothing else')
@@ -127,7 +133,8 @@ export async function main(argv: string[]): Promise<void> {
   await program.parseAsync(argv);
 }
 
-async function serve(config: Config): Promise<void> {
+/** `serve` runs the HTTP server and an outbound worker; `worker` runs only the worker, to scale sending out. */
+async function serve(config: Config, mode: 'serve' | 'worker' = 'serve'): Promise<void> {
   const log = createLogger(config.logLevel);
   const mailtrail = await createMailtrail({
     databaseUrl: config.databaseUrl,
@@ -138,15 +145,22 @@ async function serve(config: Config): Promise<void> {
     snsCertDir: config.snsCertDir,
     logger: log,
     processMetrics: true,
+    outbound: config.outbound,
   });
-  const server = await mailtrail.listen({ port: config.port, host: config.host });
-  log.info({ url: server.url, publicUrl: config.publicUrl, database: config.databaseUrl ? 'postgres' : 'sqlite' }, 'mailtrail is listening');
+  if (mode === 'serve') {
+    const server = await mailtrail.listen({ port: config.port, host: config.host });
+    log.info({ url: server.url, publicUrl: config.publicUrl, database: config.databaseUrl ? 'postgres' : 'sqlite' }, 'mailtrail is listening');
+  }
+  // The worker's own timer does not hold the process open (an embedding app decides that); a worker process must.
+  const alive = mode === 'worker' ? setInterval(() => undefined, 60_000) : undefined;
+  if (mode === 'worker') log.info({ database: config.databaseUrl ? 'postgres' : 'sqlite', concurrency: config.outbound.concurrency }, 'mailtrail worker is sending the outbox');
 
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'shutting down');
+    clearInterval(alive);
     mailtrail.close().then(
       () => process.exit(0),
       (error: unknown) => {

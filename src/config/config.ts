@@ -1,6 +1,8 @@
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { MailtrailError } from '../core/errors.js';
+import { parseRetrySchedule } from '../outbound/schedule.js';
+import { parseCidrs } from '../outbound/ssrf.js';
 import { generateMasterSecret } from '../security/secret-box.js';
 
 /** Everything `mailtrail serve` can be told, from environment variables and their matching flags. */
@@ -18,6 +20,13 @@ export interface Config {
   bodyLimit: number;
   /** SNS signing certificates provided as files, for hosts that cannot reach AWS. */
   snsCertDir: string | undefined;
+  outbound: {
+    concurrency: number;
+    retrySchedule: readonly number[];
+    allowPrivate: boolean;
+    allowedCidrs: string[];
+    requestTimeoutMs: number;
+  };
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -70,7 +79,29 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: ConfigFl
     production,
     bodyLimit: integer('MAILTRAIL_BODY_LIMIT', env.MAILTRAIL_BODY_LIMIT ?? String(DEFAULT_BODY_LIMIT), 1024, 1024 * 1024 * 1024),
     snsCertDir: directory('MAILTRAIL_SNS_CERT_DIR', env.MAILTRAIL_SNS_CERT_DIR),
+    outbound: {
+      concurrency: integer('MAILTRAIL_WEBHOOK_CONCURRENCY', env.MAILTRAIL_WEBHOOK_CONCURRENCY ?? '16', 1, 256),
+      retrySchedule: attempt(() => parseRetrySchedule(env.MAILTRAIL_RETRY_SCHEDULE)),
+      allowPrivate: boolean('MAILTRAIL_WEBHOOK_ALLOW_PRIVATE', env.MAILTRAIL_WEBHOOK_ALLOW_PRIVATE),
+      allowedCidrs: attempt(() => parseCidrs(env.MAILTRAIL_WEBHOOK_ALLOWED_CIDRS)),
+      requestTimeoutMs: integer('MAILTRAIL_WEBHOOK_TIMEOUT', env.MAILTRAIL_WEBHOOK_TIMEOUT ?? '15', 1, 60) * 1000,
+    },
   };
+}
+
+function boolean(name: string, value: string | undefined): boolean {
+  if (value === undefined || value === '' || value === 'false' || value === '0') return false;
+  if (value === 'true' || value === '1') return true;
+  return fail(`${name} must be true or false, got "${value}"`);
+}
+
+/** Runs a parser whose errors are configuration errors: one line, naming the setting. */
+function attempt<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (error) {
+    return fail((error as Error).message);
+  }
 }
 
 function directory(name: string, value: string | undefined): string | undefined {

@@ -9,8 +9,6 @@ import { REQUEST_TIMEOUT_MS, type AttemptResponse, type Sender } from './sender.
 
 /** An endpoint that has failed every attempt for this long is disabled. */
 export const DISABLE_AFTER_FAILING_MS = 5 * 24 * 3600_000;
-/** Longer than an attempt can take, so no live worker's delivery is taken over; a crashed worker's is, after it. */
-export const LEASE_MS = REQUEST_TIMEOUT_MS * 4;
 
 export interface WorkerOptions {
   store: Store;
@@ -22,6 +20,8 @@ export interface WorkerOptions {
   now: () => number;
   /** How often an idle worker looks for due deliveries. */
   pollMs?: number;
+  /** How long an attempt may take (default 15 s); a claimed delivery is leased for four times that. */
+  requestTimeoutMs?: number;
   onAttempt?: (result: 'succeeded' | 'retrying' | 'failed', durationMs: number) => void;
 }
 
@@ -78,7 +78,9 @@ export class DeliveryWorker {
     const now = this.options.now();
     let claimed: Delivery[];
     try {
-      claimed = await this.options.store.claimDeliveries({ now, limit: room, leaseUntil: now + LEASE_MS });
+      // Longer than an attempt can take, so no live worker's delivery is taken over; a crashed worker's is, after it.
+      const leaseMs = (this.options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS) * 4;
+      claimed = await this.options.store.claimDeliveries({ now, limit: room, leaseUntil: now + leaseMs });
     } catch (error) {
       this.options.log.warn({ err: error }, 'could not claim deliveries');
       return;
