@@ -13,3 +13,5 @@ export type { Message, Integration, Store } from './store/types.js';
 export type { ProviderAdapter, InboundRequest, VerifyResult, AuthScheme } from './providers/types.js';
 export { BUILT_IN_PROVIDERS, ProviderRegistry } from './providers/registry.js';
 export type { CustomParserOptions } from './mailtrail.js';
+export { verifyWebhook, type WebhookPayload } from './outbound/verify.js';
+export type { OutboundOptions } from './mailtrail.js';

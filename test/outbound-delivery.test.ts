@@ -1,6 +1,8 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Webhook } from 'standardwebhooks';
+import { Webhook as SvixWebhook } from 'svix';
+import { MailtrailError, verifyWebhook } from '../src/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sendgridBatch, sendgridKeys, signSendgrid, startServer, type TestServer } from './helpers/server.js';
 import { DIALECTS } from './helpers/stores.js';
@@ -82,6 +84,11 @@ for (const dialect of DIALECTS) {
       const payload = new Webhook(subscribed.secret).verify(request.body, request.headers as Record<string, string>) as { type: string; timestamp: string; data: { event: { id: string }; message: { state: { status: string } } } };
       expect(payload).toMatchObject({ type: 'email.delivered', timestamp: new Date((1795258800 + sequence) * 1000).toISOString(), data: { event: { id: eventId }, message: { state: { status: 'delivered' } } } });
       expect(() => new Webhook(other.secret).verify(request.body, request.headers as Record<string, string>)).toThrow();
+      // the svix package and this package's own helper accept it too
+      expect(() => new SvixWebhook(subscribed.secret).verify(request.body, request.headers as Record<string, string>)).not.toThrow();
+      expect(() => new SvixWebhook(other.secret).verify(request.body, request.headers as Record<string, string>)).toThrow();
+      expect(verifyWebhook(subscribed.secret, request.headers, request.body)).toEqual(JSON.parse(request.body));
+      expect(() => verifyWebhook(other.secret, request.headers, request.body)).toThrow(MailtrailError);
       expect(await deliveriesOf(other.id)).toEqual([]);
       expect(hooks.requests.filter((r) => r.path === '/opens')).toHaveLength(0);
     });
