@@ -8,6 +8,7 @@ import { sendgridBatch, sendgridKeys, signSendgrid, startServer, type TestServer
 import { DIALECTS } from './helpers/stores.js';
 
 interface Received {
+  at: number;
   path: string;
   headers: IncomingHttpHeaders;
   body: string;
@@ -21,7 +22,7 @@ async function receiver(): Promise<{ url: string; requests: Received[]; script: 
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
-      requests.push({ path: request.url!, headers: request.headers, body: Buffer.concat(chunks).toString('utf8') });
+      requests.push({ at: performance.now(), path: request.url!, headers: request.headers, body: Buffer.concat(chunks).toString('utf8') });
       const status = script.get(request.url!)?.shift() ?? 200;
       response.writeHead(status, { 'content-type': 'text/plain' }).end(`answered ${status}`);
     });
@@ -123,6 +124,20 @@ for (const dialect of DIALECTS) {
       expect(delivery).toMatchObject({ status: 'failed', attempts: 1, lastStatusCode: 410 });
       const after = await server.api(`/v1/webhook-endpoints/${gone.id}`);
       expect(after.body).toMatchObject({ enabled: false, disabledReason: 'the endpoint answered 410 Gone' });
+    });
+
+    it("spaces an endpoint's requests by its rate limit", async () => {
+      const limited = (await server.api('/v1/webhook-endpoints', { body: { url: `${hooks.url}/limited`, eventTypes: ['email.delayed'], rateLimit: 5 } })).body;
+      // one batch of four events: the four deliveries are due at once
+      sequence++;
+      const events = Array.from({ length: 4 }, (_, i) => ({ email: 'r@example.com', event: 'deferred', timestamp: 1795258800 + i, sg_event_id: `limited-${dialect}-${i}`, sg_message_id: `LIM${i}.x` }));
+      const body = sendgridBatch(events);
+      expect((await server.inbound(integrationId, body, signSendgrid(keys.privateKey, body))).status).toBe(200);
+      await settled(limited.id, 4);
+      const arrivals = hooks.requests.filter((request) => request.path === '/limited').map((request) => request.at);
+      expect(arrivals).toHaveLength(4);
+      // 5 per second: each request starts at least ~200 ms after the one before
+      for (let i = 1; i < arrivals.length; i++) expect(arrivals[i]! - arrivals[i - 1]!).toBeGreaterThanOrEqual(180);
     });
 
     it('signs with both secrets during a rotation, each verifying on its own', async () => {

@@ -36,6 +36,8 @@ export class DeliveryWorker {
   private again = false;
   private stopped = true;
   private readonly idle = new Set<() => void>();
+  /** Per endpoint with a rate limit: the earliest time its next request may start (this process's share). */
+  private readonly nextSlot = new Map<string, number>();
 
   constructor(private readonly options: WorkerOptions) {}
 
@@ -118,10 +120,20 @@ export class DeliveryWorker {
     }
     const message = delivery.messageId ? await store.getMessage(delivery.environmentId, delivery.messageId) : null;
     const body = renderPayload(event, message);
+    await this.waitForSlot(endpoint);
     const response = await this.options.sender.post(endpoint.url, this.headers(endpoint, delivery, attempt, body), body);
     const outcome = this.outcome(response, attempt);
     await this.record(delivery, attempt, startedAt, response, outcome);
     await this.updateEndpointHealth(endpoint, response, outcome);
+  }
+
+  /** Spaces an endpoint's requests `1 / rateLimit` seconds apart; the wait holds one of this worker's slots. */
+  private async waitForSlot(endpoint: WebhookEndpoint): Promise<void> {
+    if (endpoint.rateLimit === null) return;
+    const now = this.options.now();
+    const slot = Math.max(now, this.nextSlot.get(endpoint.id) ?? 0);
+    this.nextSlot.set(endpoint.id, slot + 1000 / endpoint.rateLimit);
+    if (slot > now) await new Promise((resolve) => setTimeout(resolve, slot - now));
   }
 
   /** Standard Webhooks headers: the delivery id (the same on every retry), this attempt's time, one signature per live secret. */
