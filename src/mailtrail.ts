@@ -15,7 +15,9 @@ import { ProviderRegistry } from './providers/registry.js';
 import type { InboundRequest, VerifyResult } from './providers/types.js';
 import { EndpointService } from './outbound/endpoints.js';
 import { DEFAULT_RETRY_SCHEDULE } from './outbound/schedule.js';
+import { renderTestPayload } from './outbound/payload.js';
 import { createSender, type Sender } from './outbound/sender.js';
+import { outboundHeaders } from './outbound/signing.js';
 import { createAddressGuard } from './outbound/ssrf.js';
 import { checkConcurrency, DeliveryWorker } from './outbound/worker.js';
 import { IntegrationService } from './service/integrations.js';
@@ -105,6 +107,7 @@ export class Mailtrail {
     this.store = options.store ?? openStore({ databaseUrl: options.databaseUrl, schema: options.databaseSchema, dataDir: options.dataDir ?? './.mailtrail' });
     this.metrics = new Metrics({ processMetrics: options.processMetrics });
     this.bus = new EventBus(this.log);
+    this.metrics.watchOutbox(() => this.store.outboxStats(this.now()), this.now);
     const secrets = new SecretBox(options.secret);
     this.integrations = new IntegrationService(this.store, this.providers, secrets, this.now);
     this.endpoints = new EndpointService(this.store, secrets, this.now);
@@ -131,6 +134,12 @@ export class Mailtrail {
       integrations: this.integrations,
       endpoints: this.endpoints,
       afterCommit: () => this.worker?.wake(),
+      sendTestEvent: (endpoint) => {
+        const now = this.now();
+        const body = renderTestPayload(now);
+        const id = newId('dlv', now);
+        return this.sender.post(endpoint.url, outboundHeaders(endpoint, this.endpoints.signingSecrets(endpoint, now), id, 1, body, now), body);
+      },
       bus: this.bus,
       metrics: this.metrics,
       log: this.log,

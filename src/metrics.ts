@@ -1,4 +1,4 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** Every Prometheus metric Mailtrail exports. One registry per instance, so several can live in one process. */
 export class Metrics {
@@ -53,6 +53,27 @@ export class Metrics {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15],
     registers: [this.registry],
   });
+
+  /** Reads the outbox at each scrape: deliveries due now, and how long the oldest has waited. */
+  watchOutbox(stats: () => Promise<{ due: number; oldestDueAt: number | null }>, now: () => number): void {
+    new Gauge({
+      name: 'mailtrail_webhook_queue_depth',
+      help: 'Outbound deliveries due now',
+      registers: [this.registry],
+      async collect() {
+        this.set((await stats()).due);
+      },
+    });
+    new Gauge({
+      name: 'mailtrail_webhook_oldest_due_seconds',
+      help: 'How long the oldest due outbound delivery has waited',
+      registers: [this.registry],
+      async collect() {
+        const { oldestDueAt } = await stats();
+        this.set(oldestDueAt === null ? 0 : Math.max(0, (now() - oldestDueAt) / 1000));
+      },
+    });
+  }
 
   countDelivery(result: 'succeeded' | 'retrying' | 'failed', durationMs: number): void {
     this.deliveryAttempts.inc({ result });

@@ -140,6 +140,18 @@ for (const dialect of DIALECTS) {
       for (let i = 1; i < arrivals.length; i++) expect(arrivals[i]! - arrivals[i - 1]!).toBeGreaterThanOrEqual(180);
     });
 
+    it('sends a signed test event on request, and reports the queue on /metrics', async () => {
+      const tested = await endpoint('/tested', ['email.sent']);
+      const answer = await server.api(`/v1/webhook-endpoints/${tested.id}/test`, { method: 'POST' });
+      expect(answer.body).toMatchObject({ ok: true, statusCode: 200, error: null });
+      const request = hooks.requests.find((r) => r.path === '/tested')!;
+      expect(new Webhook(tested.secret).verify(request.body, request.headers as Record<string, string>)).toMatchObject({ type: 'webhook.test' });
+      const metrics = await (await fetch(`${server.url}/metrics`)).text();
+      expect(metrics).toMatch(/^mailtrail_webhook_queue_depth \d+$/m);
+      expect(metrics).toMatch(/^mailtrail_webhook_oldest_due_seconds [\d.]+$/m);
+      expect(metrics).toMatch(/^mailtrail_webhook_attempts_total\{result="succeeded"\} [1-9]\d*$/m);
+    });
+
     it('signs with both secrets during a rotation, each verifying on its own', async () => {
       const rotating = await endpoint('/rotating', ['email.dropped']);
       const rotated = (await server.api(`/v1/webhook-endpoints/${rotating.id}/rotate-secret`, { method: 'POST' })).body;

@@ -1,10 +1,10 @@
 import { MailtrailError } from '../core/errors.js';
 import type { Logger } from '../log.js';
-import { standardWebhooksKey, standardWebhooksSignature } from '../providers/standard-webhooks.js';
 import type { Delivery, DeliveryOutcome, Store, WebhookEndpoint } from '../store/types.js';
 import type { EndpointService } from './endpoints.js';
 import { renderPayload } from './payload.js';
 import { nextAttemptAt, retryAfterMs } from './schedule.js';
+import { outboundHeaders } from './signing.js';
 import { REQUEST_TIMEOUT_MS, type AttemptResponse, type Sender } from './sender.js';
 
 /** An endpoint that has failed every attempt for this long is disabled. */
@@ -136,21 +136,9 @@ export class DeliveryWorker {
     if (slot > now) await new Promise((resolve) => setTimeout(resolve, slot - now));
   }
 
-  /** Standard Webhooks headers: the delivery id (the same on every retry), this attempt's time, one signature per live secret. */
   private headers(endpoint: WebhookEndpoint, delivery: Delivery, attempt: number, body: string): Record<string, string> {
-    const timestamp = String(Math.floor(this.options.now() / 1000));
-    const signatures = this.options.endpoints
-      .signingSecrets(endpoint, this.options.now())
-      .map((secret) => standardWebhooksSignature(standardWebhooksKey(secret)!, delivery.id, timestamp, body));
-    return {
-      ...endpoint.headers,
-      'content-type': 'application/json',
-      'user-agent': 'Mailtrail-Webhooks/1',
-      'webhook-id': delivery.id,
-      'webhook-timestamp': timestamp,
-      'webhook-signature': signatures.join(' '),
-      'mailtrail-attempt': String(attempt),
-    };
+    const now = this.options.now();
+    return outboundHeaders(endpoint, this.options.endpoints.signingSecrets(endpoint, now), delivery.id, attempt, body, now);
   }
 
   private outcome(response: AttemptResponse, attempt: number): DeliveryOutcome {

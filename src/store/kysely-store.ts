@@ -573,6 +573,16 @@ export class KyselyStore implements Store {
     return Number(result.numUpdatedRows);
   }
 
+  async outboxStats(now: number): Promise<{ due: number; oldestDueAt: number | null }> {
+    const row = await this.db
+      .selectFrom('deliveries')
+      .select((eb) => [eb.fn.countAll().as('due'), eb.fn.min('next_attempt_at').as('oldest')])
+      .where('status', '=', 'pending')
+      .where('next_attempt_at', '<=', now)
+      .executeTakeFirst();
+    return { due: Number(row?.due ?? 0), oldestDueAt: row?.oldest === null || row?.oldest === undefined ? null : Number(row.oldest) };
+  }
+
   async getEvent(environmentId: string, id: string): Promise<NormalizedEvent | null> {
     const row = await this.db.selectFrom('events').selectAll().where('environment_id', '=', environmentId).where('id', '=', id).executeTakeFirst();
     return row ? eventFromRow(row) : null;

@@ -267,6 +267,8 @@ export interface Store {
   /** Records an attempt and its outcome, if the lease is still this worker's (the attempt number matches). */
   recordAttempt(attempt: DeliveryAttempt, outcome: DeliveryOutcome, now: number): Promise<boolean>;
   getEvent(environmentId: string, id: string): Promise<NormalizedEvent | null>;
+  /** Deliveries due now, and when the oldest of them became due (null when none is). */
+  outboxStats(now: number): Promise<{ due: number; oldestDueAt: number | null }>;
   /** Makes a finished delivery due now again (its attempt count goes on); false when it is still pending. */
   retryDelivery(environmentId: string, id: string, now: number): Promise<boolean>;
   /** Makes every failed delivery of an endpoint created since `since` due again; returns how many. */

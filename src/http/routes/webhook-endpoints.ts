@@ -300,6 +300,30 @@ export function webhookEndpointRoutes(context: AppContext, hooks: ConstructorPar
     },
   );
 
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/webhook-endpoints/{id}/test',
+      tags: ['Outbound webhooks'],
+      summary: 'Send a signed test event (type webhook.test) now and report the answer',
+      security,
+      request: { params },
+      responses: {
+        200: json(
+          z.object({ ok: z.boolean(), statusCode: z.number().int().nullable(), durationMs: z.number().int(), responseBody: z.string().nullable(), error: z.string().nullable() }),
+          'What the endpoint answered',
+        ),
+        ...errors,
+      },
+    }),
+    async (c) => {
+      const endpoint = await endpoints.get(c.get('environmentId'), c.req.valid('param').id);
+      const response = await context.sendTestEvent(endpoint);
+      const ok = response.statusCode !== null && response.statusCode >= 200 && response.statusCode <= 299;
+      return c.json({ ok, statusCode: response.statusCode, durationMs: response.durationMs, responseBody: response.body, error: response.error }, 200);
+    },
+  );
+
   return app;
 }
 
