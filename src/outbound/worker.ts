@@ -1,6 +1,6 @@
 import { MailtrailError } from '../core/errors.js';
 import type { Logger } from '../log.js';
-import type { Delivery, DeliveryOutcome, Store, WebhookEndpoint } from '../store/types.js';
+import type { Delivery, DeliveryAttempt, DeliveryOutcome, Store, WebhookEndpoint } from '../store/types.js';
 import type { EndpointService } from './endpoints.js';
 import { renderPayload } from './payload.js';
 import { nextAttemptAt, retryAfterMs } from './schedule.js';
@@ -36,6 +36,9 @@ export class DeliveryWorker {
   private again = false;
   private stopped = true;
   private readonly idle = new Set<() => void>();
+  /** Attempts waiting to be recorded, with the callers waiting on them: recorded together, one commit for many. */
+  private queue: { record: { attempt: DeliveryAttempt; outcome: DeliveryOutcome }; done: (recorded: boolean) => void; failed: (error: unknown) => void }[] = [];
+  private flushing = false;
   /** Per endpoint with a rate limit: the earliest time its next request may start (this process's share). */
   private readonly nextSlot = new Map<string, number>();
 
@@ -76,7 +79,8 @@ export class DeliveryWorker {
 
   private async tick(): Promise<void> {
     const room = this.options.concurrency - this.inFlight;
-    if (room <= 0) return;
+    // A claim is a write (a commit): made for half the slots at a time, not for each slot that frees up.
+    if (room <= 0 || (this.inFlight > 0 && room < this.options.concurrency / 2)) return;
     const now = this.options.now();
     let claimed: Delivery[];
     try {
@@ -156,8 +160,8 @@ export class DeliveryWorker {
   }
 
   private async record(delivery: Delivery, attempt: number, startedAt: number, response: AttemptResponse | null, outcome: DeliveryOutcome): Promise<void> {
-    const recorded = await this.options.store.recordAttempt(
-      {
+    const record = {
+      attempt: {
         deliveryId: delivery.id,
         attempt,
         startedAt,
@@ -167,9 +171,28 @@ export class DeliveryWorker {
         error: response ? response.error : outcome.lastError,
       },
       outcome,
-      this.options.now(),
-    );
+    };
+    const recorded = await new Promise<boolean>((done, failed) => {
+      this.queue.push({ record, done, failed });
+      void this.flush();
+    });
     if (recorded) this.options.onAttempt?.(outcome.status === 'pending' ? 'retrying' : outcome.status, response?.durationMs ?? 0);
+  }
+
+  /** Group commit for attempts: whatever finished while the last transaction ran goes into the next one. */
+  private async flush(): Promise<void> {
+    if (this.flushing || this.queue.length === 0) return;
+    this.flushing = true;
+    const batch = this.queue.splice(0, 500);
+    try {
+      const recorded = await this.options.store.recordAttempts(batch.map((entry) => entry.record), this.options.now());
+      batch.forEach((entry, index) => entry.done(recorded[index] ?? false));
+    } catch (error) {
+      for (const entry of batch) entry.failed(error);
+    } finally {
+      this.flushing = false;
+      void this.flush();
+    }
   }
 
   private async updateEndpointHealth(endpoint: WebhookEndpoint, response: AttemptResponse, outcome: DeliveryOutcome): Promise<void> {

@@ -492,61 +492,65 @@ export class KyselyStore implements Store {
 
   claimDeliveries(input: { now: number; limit: number; leaseUntil: number }): Promise<Delivery[]> {
     return this.transaction(async (trx) => {
-      const due = await trx
-        .selectFrom('deliveries')
-        .select('id')
-        .where('status', '=', 'pending')
-        .where('next_attempt_at', '<=', input.now)
-        .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<', input.now)]))
-        .orderBy(sql`attempts > 0`)
-        .orderBy('next_attempt_at')
-        .limit(input.limit)
-        .$if(this.dialect === 'postgres', (query) => query.forUpdate().skipLocked())
-        .execute();
-      if (due.length === 0) return [];
-      const rows = await trx
-        .updateTable('deliveries')
-        .set({ lease_until: input.leaseUntil })
-        .where('id', 'in', due.map((row) => row.id))
-        .returningAll()
-        .execute();
+      // Fresh deliveries first, then retries: each lane is one indexed range (status, attempts, next_attempt_at).
+      const due = (fresh: boolean, limit: number) =>
+        trx
+          .selectFrom('deliveries')
+          .select('id')
+          .where('status', '=', 'pending')
+          .where('attempts', fresh ? '=' : '>', 0)
+          .where('next_attempt_at', '<=', input.now)
+          .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<', input.now)]))
+          .orderBy('next_attempt_at')
+          .limit(limit)
+          .$if(this.dialect === 'postgres', (query) => query.forUpdate().skipLocked())
+          .execute();
+      const ids = (await due(true, input.limit)).map((row) => row.id);
+      if (ids.length < input.limit) ids.push(...(await due(false, input.limit - ids.length)).map((row) => row.id));
+      if (ids.length === 0) return [];
+      const rows = await trx.updateTable('deliveries').set({ lease_until: input.leaseUntil }).where('id', 'in', ids).returningAll().execute();
       return rows.map(deliveryFromRow).sort((a, b) => a.attempts - b.attempts || (a.nextAttemptAt ?? 0) - (b.nextAttemptAt ?? 0));
     });
   }
 
-  recordAttempt(attempt: DeliveryAttempt, outcome: DeliveryOutcome, now: number): Promise<boolean> {
+  recordAttempts(records: { attempt: DeliveryAttempt; outcome: DeliveryOutcome }[], now: number): Promise<boolean[]> {
     return this.transaction(async (trx) => {
-      // Only the worker whose attempt this is may record it: a lease that ran out and was taken over by another
-      // worker has moved `attempts` on, and this late answer changes nothing.
-      const updated = await trx
-        .updateTable('deliveries')
-        .set({
-          status: outcome.status,
-          attempts: attempt.attempt,
-          next_attempt_at: outcome.nextAttemptAt,
-          lease_until: null,
-          last_status_code: outcome.lastStatusCode,
-          last_error: outcome.lastError,
-          updated_at: now,
-        })
-        .where('id', '=', attempt.deliveryId)
-        .where('attempts', '=', attempt.attempt - 1)
-        .executeTakeFirst();
-      if (Number(updated.numUpdatedRows) === 0) return false;
-      await trx
-        .insertInto('delivery_attempts')
-        .values({
-          delivery_id: attempt.deliveryId,
-          attempt: attempt.attempt,
-          started_at: attempt.startedAt,
-          duration_ms: attempt.durationMs,
-          status_code: attempt.statusCode,
-          response_body: attempt.responseBody,
-          error: attempt.error,
-        })
-        .onConflict((conflict) => conflict.doNothing())
-        .execute();
-      return true;
+      const recorded: boolean[] = [];
+      for (const { attempt, outcome } of records) {
+        // Only the worker whose attempt this is may record it: a lease that ran out and was taken over by another
+        // worker has moved `attempts` on, and this late answer changes nothing.
+        const updated = await trx
+          .updateTable('deliveries')
+          .set({
+            status: outcome.status,
+            attempts: attempt.attempt,
+            next_attempt_at: outcome.nextAttemptAt,
+            lease_until: null,
+            last_status_code: outcome.lastStatusCode,
+            last_error: outcome.lastError,
+            updated_at: now,
+          })
+          .where('id', '=', attempt.deliveryId)
+          .where('attempts', '=', attempt.attempt - 1)
+          .executeTakeFirst();
+        const ok = Number(updated.numUpdatedRows) > 0;
+        recorded.push(ok);
+        if (!ok) continue;
+        await trx
+          .insertInto('delivery_attempts')
+          .values({
+            delivery_id: attempt.deliveryId,
+            attempt: attempt.attempt,
+            started_at: attempt.startedAt,
+            duration_ms: attempt.durationMs,
+            status_code: attempt.statusCode,
+            response_body: attempt.responseBody,
+            error: attempt.error,
+          })
+          .onConflict((conflict) => conflict.doNothing())
+          .execute();
+      }
+      return recorded;
     });
   }
 

@@ -217,7 +217,7 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
           .addColumn('updated_at', time, (column) => column.notNull())
           .execute();
         await db.schema.createIndex('deliveries_one_per_event').on('deliveries').columns(['endpoint_id', 'event_id']).unique().execute();
-        await db.schema.createIndex('deliveries_due').on('deliveries').columns(['status', 'next_attempt_at']).execute();
+        await db.schema.createIndex('deliveries_due').on('deliveries').columns(['status', 'attempts', 'next_attempt_at']).execute();
         await db.schema.createIndex('deliveries_by_endpoint').on('deliveries').columns(['environment_id', 'endpoint_id', 'created_at', 'id']).execute();
 
         await db.schema

@@ -31,6 +31,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
   mkdirSync(dirname(filename), { recursive: true });
   const database = new Database(filename);
   configureSqlite(database, options.busyTimeoutMs);
+  cachePreparedStatements(database);
   const db = new Kysely<Schema>({ dialect: new SqliteDialect({ database }) });
   let ops: SqliteIngestOps | undefined;
   const queue: { batch: IngestBatch; resolve: (results: IngestResult[]) => void; reject: (error: unknown) => void }[] = [];
@@ -91,3 +92,22 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
 }
 
 const MAX_GROUP = 8;
+const MAX_CACHED_STATEMENTS = 500;
+
+/**
+ * Kysely prepares every query it runs, and preparing costs more than running most of them: statements are kept by
+ * their SQL text. A statement is only ever used synchronously here, so one per text is safe to reuse.
+ */
+function cachePreparedStatements(database: Database.Database): void {
+  const prepare = database.prepare.bind(database);
+  const cache = new Map<string, Database.Statement>();
+  database.prepare = ((source: string) => {
+    let statement = cache.get(source);
+    if (!statement) {
+      statement = prepare(source);
+      if (cache.size >= MAX_CACHED_STATEMENTS) cache.delete(cache.keys().next().value!);
+      cache.set(source, statement);
+    }
+    return statement;
+  }) as typeof database.prepare;
+}

@@ -264,8 +264,11 @@ export interface Store {
    * backlog of retries never holds up new events. On PostgreSQL rows other workers hold are skipped.
    */
   claimDeliveries(input: { now: number; limit: number; leaseUntil: number }): Promise<Delivery[]>;
-  /** Records an attempt and its outcome, if the lease is still this worker's (the attempt number matches). */
-  recordAttempt(attempt: DeliveryAttempt, outcome: DeliveryOutcome, now: number): Promise<boolean>;
+  /**
+   * Records attempts and their outcomes in one transaction (one commit for many attempts), each only if the lease
+   * is still this worker's (the attempt number matches); returns, for each, whether it was recorded.
+   */
+  recordAttempts(records: { attempt: DeliveryAttempt; outcome: DeliveryOutcome }[], now: number): Promise<boolean[]>;
   getEvent(environmentId: string, id: string): Promise<NormalizedEvent | null>;
   /** Deliveries due now, and when the oldest of them became due (null when none is). */
   outboxStats(now: number): Promise<{ due: number; oldestDueAt: number | null }>;
