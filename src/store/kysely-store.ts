@@ -59,6 +59,29 @@ export class KyselyStore implements Store {
     return this.options.transaction ? this.options.transaction(work) : this.db.transaction().execute(work);
   }
 
+  /**
+   * A transaction for the outbox's bookkeeping (leases and attempt records), committed without waiting for the
+   * disk: a power cut can lose its last few commits, which only means those attempts are made again, as after a
+   * crash in the middle of one (deliveries are at least once). Events and deliveries themselves are always
+   * written durably, by the ingest transaction.
+   */
+  private bookkeeping<T>(work: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
+    if (this.dialect === 'postgres') {
+      return this.transaction(async (trx) => {
+        await sql`set local synchronous_commit = off`.execute(trx);
+        return work(trx);
+      });
+    }
+    return this.db.connection().execute(async (connection) => {
+      await sql`pragma synchronous = NORMAL`.execute(connection);
+      try {
+        return await connection.transaction().execute(work);
+      } finally {
+        await sql`pragma synchronous = FULL`.execute(connection);
+      }
+    });
+  }
+
   async migrate(): Promise<void> {
     await this.options.beforeMigrate?.();
     // On PostgreSQL the migrator must look for its tables in our schema only, not in any schema of the database.
@@ -491,7 +514,7 @@ export class KyselyStore implements Store {
   }
 
   claimDeliveries(input: { now: number; limit: number; leaseUntil: number }): Promise<Delivery[]> {
-    return this.transaction(async (trx) => {
+    return this.bookkeeping(async (trx) => {
       // Fresh deliveries first, then retries: each lane is one indexed range (status, attempts, next_attempt_at).
       const due = (fresh: boolean, limit: number) =>
         trx
@@ -514,7 +537,7 @@ export class KyselyStore implements Store {
   }
 
   recordAttempts(records: { attempt: DeliveryAttempt; outcome: DeliveryOutcome }[], now: number): Promise<boolean[]> {
-    return this.transaction(async (trx) => {
+    return this.bookkeeping(async (trx) => {
       const recorded: boolean[] = [];
       for (const { attempt, outcome } of records) {
         // Only the worker whose attempt this is may record it: a lease that ran out and was taken over by another
