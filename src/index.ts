@@ -15,3 +15,4 @@ export { BUILT_IN_PROVIDERS, ProviderRegistry } from './providers/registry.js';
 export type { CustomParserOptions } from './mailtrail.js';
 export { verifyWebhook, type WebhookPayload } from './outbound/verify.js';
 export type { OutboundOptions } from './mailtrail.js';
+export type { ConfiguredWebhook } from './outbound/endpoints.js';

@@ -13,7 +13,7 @@ import type { ParsedEvent } from './core/event.js';
 import { createProviderContext } from './ingest/provider-context.js';
 import { ProviderRegistry } from './providers/registry.js';
 import type { InboundRequest, VerifyResult } from './providers/types.js';
-import { EndpointService } from './outbound/endpoints.js';
+import { EndpointService, type ConfiguredWebhook } from './outbound/endpoints.js';
 import { DEFAULT_RETRY_SCHEDULE } from './outbound/schedule.js';
 import { renderTestPayload } from './outbound/payload.js';
 import { createSender, type Sender } from './outbound/sender.js';
@@ -50,6 +50,11 @@ export interface MailtrailOptions {
   providerFetch?: typeof fetch | undefined;
   /** The outbound webhook worker that sends the outbox. */
   outbound?: OutboundOptions | undefined;
+  /**
+   * Outbound endpoints configured in code, as well as through the API: each is created in its environment (or in
+   * every environment) on start, and brought in line with this list on every start after that.
+   */
+  webhooks?: ConfiguredWebhook[] | undefined;
 }
 
 export interface OutboundOptions {
@@ -99,6 +104,7 @@ export class Mailtrail {
   /** The outbound worker, when this process runs one. */
   readonly worker: DeliveryWorker | null;
   private readonly sender: Sender;
+  private readonly configuredWebhooks: ConfiguredWebhook[];
 
   /** @internal use `createMailtrail` */
   constructor(options: MailtrailOptions) {
@@ -111,6 +117,7 @@ export class Mailtrail {
     const secrets = new SecretBox(options.secret);
     this.integrations = new IntegrationService(this.store, this.providers, secrets, this.now);
     this.endpoints = new EndpointService(this.store, secrets, this.now);
+    this.configuredWebhooks = options.webhooks ?? [];
     const outbound = options.outbound ?? {};
     this.sender = createSender(createAddressGuard({ allowPrivate: outbound.allowPrivate ?? false, allowedCidrs: outbound.allowedCidrs ?? [] }), outbound.requestTimeoutMs);
     this.worker =
@@ -195,12 +202,23 @@ export class Mailtrail {
     });
   }
 
+  /** Creates or updates the endpoints of `options.webhooks`: in every environment, or only in `onlyEnvironment`. */
+  async applyConfiguredWebhooks(onlyEnvironment?: string): Promise<void> {
+    for (const config of this.configuredWebhooks) {
+      let targets: string[];
+      if (config.environmentId !== undefined) targets = onlyEnvironment === undefined || onlyEnvironment === config.environmentId ? [config.environmentId] : [];
+      else targets = onlyEnvironment !== undefined ? [onlyEnvironment] : (await this.store.listEnvironments()).map((environment) => environment.id);
+      for (const id of targets) if (await this.store.getEnvironment(id)) await this.endpoints.ensureConfigured(id, config);
+    }
+  }
+
   /** Creates an environment and its first secret API key. The key is returned once and stored only as a hash. */
   async createEnvironment(name = 'default'): Promise<{ environmentId: string; apiKey: string }> {
     const environmentId = newId('env', this.now());
     await this.store.createEnvironment({ id: environmentId, name, createdAt: this.now() });
     const key = generateApiKey();
     await this.store.createApiKey({ id: newId('key', this.now()), environmentId, name: 'default', keyHash: key.hash, keyPrefix: key.prefix, createdAt: this.now() });
+    await this.applyConfiguredWebhooks(environmentId);
     return { environmentId, apiKey: key.key };
   }
 
@@ -251,6 +269,7 @@ export class Mailtrail {
 export async function createMailtrail(options: MailtrailOptions): Promise<Mailtrail> {
   const mailtrail = new Mailtrail(options);
   await mailtrail.store.migrate();
+  await mailtrail.applyConfiguredWebhooks();
   mailtrail.worker?.start();
   return mailtrail;
 }

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { ENDPOINT_EVENT_TYPES } from '../core/event-types.js';
 import { MailtrailError } from '../core/errors.js';
 import { newId } from '../core/ids.js';
+import { standardWebhooksKey } from '../providers/standard-webhooks.js';
 import type { SecretBox } from '../security/secret-box.js';
 import type { Store, WebhookEndpoint } from '../store/types.js';
 
@@ -28,9 +29,9 @@ export class EndpointService {
     private readonly now: () => number,
   ) {}
 
-  async create(environmentId: string, input: EndpointInput): Promise<{ endpoint: WebhookEndpoint; secret: string }> {
+  async create(environmentId: string, input: EndpointInput, givenSecret?: string): Promise<{ endpoint: WebhookEndpoint; secret: string }> {
     const id = newId('ep', this.now());
-    const secret = generateSecret();
+    const secret = givenSecret === undefined ? generateSecret() : checkSecret(givenSecret);
     const now = this.now();
     const endpoint = await this.store.createEndpoint({
       id,
@@ -50,6 +51,19 @@ export class EndpointService {
       updatedAt: now,
     });
     return { endpoint, secret };
+  }
+
+  /**
+   * An endpoint configured in code (`createMailtrail({ webhooks })`): created the first time, brought in line with
+   * the configuration (secret, event types, headers; enabled) on every start after that. Matched by its URL.
+   */
+  async ensureConfigured(environmentId: string, config: ConfiguredWebhook): Promise<WebhookEndpoint> {
+    const existing = (await this.store.listEndpoints(environmentId)).find((endpoint) => endpoint.url === checkUrl(config.url) && endpoint.description === CONFIGURED);
+    const input = { url: config.url, description: CONFIGURED, eventTypes: config.events ?? ['*'], headers: config.headers ?? {}, enabled: true };
+    if (!existing) return (await this.create(environmentId, input, config.secret)).endpoint;
+    await this.update(environmentId, existing.id, input);
+    const updated = await this.store.updateEndpoint(environmentId, existing.id, { secretEnc: this.seal(existing.id, checkSecret(config.secret)), updatedAt: this.now() });
+    return updated!;
   }
 
   async get(environmentId: string, id: string): Promise<WebhookEndpoint> {
@@ -109,6 +123,25 @@ export class EndpointService {
   private seal(id: string, secret: string): string {
     return this.secrets.seal(secret, `${id}:secret`);
   }
+}
+
+/** An endpoint given in `createMailtrail({ webhooks })`. */
+export interface ConfiguredWebhook {
+  url: string;
+  /** A Standard Webhooks secret (`whsec_` + base64, at least 16 bytes), shared with the receiver. */
+  secret: string;
+  /** Event types; default `['*']`. */
+  events?: string[] | undefined;
+  headers?: Record<string, string> | undefined;
+  /** The environment it belongs to; default every environment of this instance. */
+  environmentId?: string | undefined;
+}
+
+const CONFIGURED = 'configured in code';
+
+function checkSecret(secret: string): string {
+  if (!standardWebhooksKey(secret)) throw new MailtrailError('MT_ERR_CONFIG', 'a webhook secret must be whsec_ followed by the base64 of at least 16 bytes');
+  return secret;
 }
 
 /** A Standard Webhooks secret: `whsec_` and the base64 of 32 random bytes. */
