@@ -18,6 +18,7 @@ import type { EventRow } from '../src/store/schema.js';
 import { createPostgresStore, createSqliteStore } from '../src/store/index.js';
 import { configureSqlite } from '../src/store/sqlite/pragmas.js';
 import { sendgridBatch, sendgridKeys, signSendgrid } from '../test/helpers/server.js';
+import { dropBenchData } from './lib/cleanup.js';
 import { runLoad, table, type LoadResult } from './lib/report.js';
 
 const POSTGRES_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -153,12 +154,7 @@ async function mailtrailIngest(dialect: 'sqlite' | 'postgres', bodies: string[])
     return result;
   } finally {
     await mailtrail.close();
-    if (dialect === 'postgres') {
-      const pool = new pg.Pool({ connectionString: POSTGRES_URL });
-      await pool.query(`drop schema if exists ${schema} cascade`);
-      await pool.end();
-    }
-    rmSync(dir, { recursive: true, force: true });
+    await dropBenchData(dialect, POSTGRES_URL, schema, dir);
   }
 }
 
@@ -209,12 +205,7 @@ async function mailtrailResend(dialect: 'sqlite' | 'postgres', requests: { body:
     return result;
   } finally {
     await mailtrail.close();
-    if (dialect === 'postgres') {
-      const pool = new pg.Pool({ connectionString: POSTGRES_URL });
-      await pool.query(`drop schema if exists ${schema} cascade`);
-      await pool.end();
-    }
-    rmSync(dir, { recursive: true, force: true });
+    await dropBenchData(dialect, POSTGRES_URL, schema, dir);
   }
 }
 

@@ -2,7 +2,7 @@
 // number of connections in the same run; and how long fresh deliveries wait behind a backlog of due retries.
 import { request as httpRequest, Agent, createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -16,6 +16,7 @@ import { createAddressGuard } from '../src/outbound/ssrf.js';
 import { DeliveryWorker } from '../src/outbound/worker.js';
 import { standardWebhooksKey, standardWebhooksSignature } from '../src/providers/standard-webhooks.js';
 import { generateMasterSecret } from '../src/security/secret-box.js';
+import { dropBenchData } from './lib/cleanup.js';
 import { table } from './lib/report.js';
 
 const POSTGRES_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -160,12 +161,7 @@ async function runDialect(dialect: 'sqlite' | 'postgres', hooks: Receiver): Prom
     return { rate, freshP50: latencies[Math.floor(latencies.length / 2)]!, freshP99: latencies.at(-1)!, backlogSent: hooks.arrivals.get('/failing')?.length ?? 0 };
   } finally {
     await mailtrail.close();
-    if (dialect === 'postgres') {
-      const pool = new pg.Pool({ connectionString: POSTGRES_URL });
-      await pool.query(`drop schema if exists ${schema} cascade`);
-      await pool.end();
-    }
-    rmSync(dir, { recursive: true, force: true });
+    await dropBenchData(dialect, POSTGRES_URL, schema, dir);
   }
 }
 
