@@ -1,6 +1,7 @@
 import { MailtrailError } from '../core/errors.js';
 import type { Logger } from '../log.js';
-import type { Delivery, DeliveryAttempt, DeliveryOutcome, Store, WebhookEndpoint } from '../store/types.js';
+import type { NormalizedEvent } from '../core/event.js';
+import type { Delivery, DeliveryAttempt, DeliveryOutcome, Message, Store, WebhookEndpoint } from '../store/types.js';
 import type { EndpointService } from './endpoints.js';
 import { renderPayload } from './payload.js';
 import { nextAttemptAt, retryAfterMs } from './schedule.js';
@@ -91,9 +92,17 @@ export class DeliveryWorker {
       this.options.log.warn({ err: error }, 'could not claim deliveries');
       return;
     }
+    let prepared: Map<string, Prepared>;
+    try {
+      prepared = await this.prepare(claimed);
+    } catch (error) {
+      // the leases run out and the deliveries are claimed again
+      this.options.log.warn({ err: error }, 'could not read the claimed deliveries');
+      return;
+    }
     for (const delivery of claimed) {
       this.inFlight++;
-      void this.deliver(delivery)
+      void this.deliver(delivery, prepared.get(delivery.id)!)
         .catch((error: unknown) => this.options.log.error({ err: error, deliveryId: delivery.id }, 'delivery attempt failed to record'))
         .finally(() => {
           this.inFlight--;
@@ -107,22 +116,43 @@ export class DeliveryWorker {
     if (claimed.length === room) this.again = true;
   }
 
-  private async deliver(delivery: Delivery): Promise<void> {
-    const { store, now } = this.options;
+  /** What each claimed delivery needs, read for the whole claim at once: endpoints, events, messages. */
+  private async prepare(claimed: Delivery[]): Promise<Map<string, Prepared>> {
+    const { store } = this.options;
+    const byEnvironment = new Map<string, Delivery[]>();
+    for (const delivery of claimed) byEnvironment.set(delivery.environmentId, [...(byEnvironment.get(delivery.environmentId) ?? []), delivery]);
+    const prepared = new Map<string, Prepared>();
+    for (const [environmentId, deliveries] of byEnvironment) {
+      const endpoints = new Map((await store.listEndpoints(environmentId)).map((endpoint) => [endpoint.id, endpoint]));
+      const eventIds = [...new Set(deliveries.map((delivery) => delivery.eventId))];
+      const messageIds = [...new Set(deliveries.flatMap((delivery) => (delivery.messageId ? [delivery.messageId] : [])))];
+      const { events, messages } = await store.getEventsAndMessages(environmentId, eventIds, messageIds);
+      const eventsById = new Map(events.map((event) => [event.id, event]));
+      const messagesById = new Map(messages.map((message) => [message.id, message]));
+      for (const delivery of deliveries) {
+        prepared.set(delivery.id, {
+          endpoint: endpoints.get(delivery.endpointId) ?? null,
+          event: eventsById.get(delivery.eventId) ?? null,
+          message: delivery.messageId ? (messagesById.get(delivery.messageId) ?? null) : null,
+        });
+      }
+    }
+    return prepared;
+  }
+
+  private async deliver(delivery: Delivery, { endpoint, event, message }: Prepared): Promise<void> {
+    const { now } = this.options;
     const attempt = delivery.attempts + 1;
     const startedAt = now();
-    const endpoint = await store.getEndpoint(delivery.environmentId, delivery.endpointId);
     if (!endpoint || !endpoint.enabled) {
       const reason = endpoint ? `the endpoint is disabled${endpoint.disabledReason ? `: ${endpoint.disabledReason}` : ''}` : 'the endpoint was deleted';
       await this.record(delivery, attempt, startedAt, null, { status: 'failed', nextAttemptAt: null, lastStatusCode: null, lastError: reason });
       return;
     }
-    const event = await store.getEvent(delivery.environmentId, delivery.eventId);
     if (!event) {
       await this.record(delivery, attempt, startedAt, null, { status: 'failed', nextAttemptAt: null, lastStatusCode: null, lastError: 'the event no longer exists' });
       return;
     }
-    const message = delivery.messageId ? await store.getMessage(delivery.environmentId, delivery.messageId) : null;
     const body = renderPayload(event, message);
     await this.waitForSlot(endpoint);
     const response = await this.options.sender.post(endpoint.url, this.headers(endpoint, delivery, attempt, body), body);
@@ -212,6 +242,12 @@ export class DeliveryWorker {
       await store.updateEndpoint(endpoint.environmentId, endpoint.id, { enabled: false, disabledReason: 'every attempt failed for 5 days', updatedAt: at });
     }
   }
+}
+
+interface Prepared {
+  endpoint: WebhookEndpoint | null;
+  event: NormalizedEvent | null;
+  message: Message | null;
 }
 
 export function checkConcurrency(value: number): number {

@@ -610,6 +610,14 @@ export class KyselyStore implements Store {
     return { due: Number(row?.due ?? 0), oldestDueAt: row?.oldest === null || row?.oldest === undefined ? null : Number(row.oldest) };
   }
 
+  async getEventsAndMessages(environmentId: string, eventIds: string[], messageIds: string[]): Promise<{ events: NormalizedEvent[]; messages: Message[] }> {
+    const [events, messages] = await Promise.all([
+      eventIds.length === 0 ? [] : this.db.selectFrom('events').selectAll().where('environment_id', '=', environmentId).where('id', 'in', eventIds).execute(),
+      messageIds.length === 0 ? [] : this.db.selectFrom('messages').selectAll().where('environment_id', '=', environmentId).where('id', 'in', messageIds).execute(),
+    ]);
+    return { events: events.map(eventFromRow), messages: messages.map(messageFromRow) };
+  }
+
   async getEvent(environmentId: string, id: string): Promise<NormalizedEvent | null> {
     const row = await this.db.selectFrom('events').selectAll().where('environment_id', '=', environmentId).where('id', '=', id).executeTakeFirst();
     return row ? eventFromRow(row) : null;
