@@ -24,7 +24,7 @@ async function receiver(): Promise<{ url: string; requests: Received[]; script: 
     request.on('end', () => {
       requests.push({ at: performance.now(), path: request.url!, headers: request.headers, body: Buffer.concat(chunks).toString('utf8') });
       const status = script.get(request.url!)?.shift() ?? 200;
-      response.writeHead(status, { 'content-type': 'text/plain' }).end(`answered ${status}`);
+      response.writeHead(status, { 'content-type': 'text/plain' }).end(request.url === '/nul' ? 'ok\u0000 with a NUL' : `answered ${status}`);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -106,6 +106,15 @@ for (const dialect of DIALECTS) {
       const detail = await server.api(`/v1/webhook-deliveries/${delivery!.id}`);
       expect(detail.body.attempts.map((attempt: { statusCode: number }) => attempt.statusCode)).toEqual([500, 503, 200]);
       expect(detail.body.attempts[0].responseBody).toBe('answered 500');
+    });
+
+    it('records an answer holding a NUL, on every database', async () => {
+      const nul = await endpoint('/nul', ['email.unsubscribed']);
+      await send('unsubscribe');
+      const [delivery] = await settled(nul.id);
+      expect(delivery).toMatchObject({ status: 'succeeded', attempts: 1 });
+      const detail = await server.api(`/v1/webhook-deliveries/${delivery!.id}`);
+      expect(detail.body.attempts[0].responseBody).toBe('ok with a NUL');
     });
 
     it('gives up after the last attempt of the schedule', async () => {

@@ -40,6 +40,8 @@ for (const dialect of DIALECTS) {
         { url: 'https://hooks.example.com/', eventTypes: [] },
         { url: 'https://hooks.example.com/', headers: { 'webhook-signature': 'v1,forged' } },
         { url: 'https://hooks.example.com/', headers: { 'x-ok': 'a\r\nb' } },
+        { url: 'https://hooks.example.com/', headers: { 'x-ok': 'a\u0001b' } },
+        { url: 'https://hooks.example.com/', headers: { 'x-ok': '€uro' } },
       ]) {
         const refused = await server.api('/v1/webhook-endpoints', { body });
         expect(refused.status, JSON.stringify(body)).toBe(400);

@@ -174,7 +174,10 @@ function checkHeaders(headers: Record<string, string>): Record<string, string> {
     const lower = name.toLowerCase();
     if (!/^[!#$%&'*+.^_`|~0-9a-z-]{1,100}$/.test(lower)) throw new MailtrailError('MT_ERR_VALIDATION', `headers: "${name}" is not a header name`);
     if (RESERVED_HEADERS.has(lower) || lower.startsWith('webhook-')) throw new MailtrailError('MT_ERR_VALIDATION', `headers: "${name}" is set by Mailtrail`);
-    if (typeof value !== 'string' || value.length > 4096 || /[\r\n\0]/.test(value)) throw new MailtrailError('MT_ERR_VALIDATION', `headers: the value of "${name}" is not a header value`);
+    // what HTTP allows in a field value: tab, printable ASCII and Latin-1 (Node refuses anything else when sending)
+    if (typeof value !== 'string' || value.length > 4096 || !/^[\t\x20-\x7e\x80-\xff]*$/.test(value)) {
+      throw new MailtrailError('MT_ERR_VALIDATION', `headers: the value of "${name}" is not a header value`);
+    }
     checked[lower] = value;
   }
   if (Object.keys(checked).length > 20) throw new MailtrailError('MT_ERR_VALIDATION', 'headers: at most 20');

@@ -59,28 +59,36 @@ export function createSender(guard: { permitted(address: string): boolean; looku
           clearTimeout(timer);
           resolve(result);
         };
-        const outgoing = (secure ? httpsRequest : httpRequest)(
-          target,
-          { method: 'POST', headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) }, agent: secure ? agents.https : agents.http, lookup: guard.lookup },
-          (response: IncomingMessage) => {
-            const chunks: Buffer[] = [];
-            let size = 0;
-            response.on('data', (chunk: Buffer) => {
-              if (size < MAX_RECORDED_BODY) chunks.push(chunk);
-              size += chunk.length;
-            });
-            response.on('end', () =>
-              finish(
-                done({
-                  statusCode: response.statusCode ?? null,
-                  body: Buffer.concat(chunks).subarray(0, MAX_RECORDED_BODY).toString('utf8'),
-                  retryAfter: response.headers['retry-after'],
-                }),
-              ),
-            );
-            response.on('error', (error) => finish(done({ statusCode: response.statusCode ?? null, error: error.message })));
-          },
-        );
+        let outgoing: ReturnType<typeof httpRequest>;
+        try {
+          outgoing = (secure ? httpsRequest : httpRequest)(
+            target,
+            { method: 'POST', headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) }, agent: secure ? agents.https : agents.http, lookup: guard.lookup },
+            (response: IncomingMessage) => {
+              const chunks: Buffer[] = [];
+              let size = 0;
+              response.on('data', (chunk: Buffer) => {
+                if (size < MAX_RECORDED_BODY) chunks.push(chunk);
+                size += chunk.length;
+              });
+              response.on('end', () =>
+                finish(
+                  done({
+                    statusCode: response.statusCode ?? null,
+                    body: Buffer.concat(chunks).subarray(0, MAX_RECORDED_BODY).toString('utf8'),
+                    retryAfter: response.headers['retry-after'],
+                  }),
+                ),
+              );
+              response.on('error', (error) => finish(done({ statusCode: response.statusCode ?? null, error: error.message })));
+            },
+          );
+        } catch (error) {
+          // a request Node refuses to build (a header it will not send): an answer like any failure, never a throw
+          settled = true;
+          resolve(done({ error: (error as Error).message }));
+          return;
+        }
         const timer = setTimeout(() => {
           outgoing.destroy();
           finish(done({ error: `no answer within ${timeoutMs / 1000} s`, timedOut: true }));

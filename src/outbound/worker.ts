@@ -1,6 +1,7 @@
 import { MailtrailError } from '../core/errors.js';
 import type { Logger } from '../log.js';
 import type { NormalizedEvent } from '../core/event.js';
+import { storableText } from '../core/text.js';
 import type { Delivery, DeliveryAttempt, DeliveryOutcome, Message, Store, WebhookEndpoint } from '../store/types.js';
 import type { EndpointService } from './endpoints.js';
 import { renderPayload } from './payload.js';
@@ -57,6 +58,7 @@ export class DeliveryWorker {
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
+    while (this.ticking) await new Promise((resolve) => setTimeout(resolve, 5));
     if (this.inFlight === 0) return;
     await new Promise<void>((resolve) => this.idle.add(resolve));
   }
@@ -86,8 +88,7 @@ export class DeliveryWorker {
     let claimed: Delivery[];
     try {
       // Longer than an attempt can take, so no live worker's delivery is taken over; a crashed worker's is, after it.
-      const leaseMs = (this.options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS) * 4;
-      claimed = await this.options.store.claimDeliveries({ now, limit: room, leaseUntil: now + leaseMs });
+      claimed = await this.options.store.claimDeliveries({ now, limit: room, leaseUntil: now + this.leaseMs() });
     } catch (error) {
       this.options.log.warn({ err: error }, 'could not claim deliveries');
       return;
@@ -100,6 +101,8 @@ export class DeliveryWorker {
       this.options.log.warn({ err: error }, 'could not read the claimed deliveries');
       return;
     }
+    // stopped meanwhile: the leases run out and the deliveries are claimed again, by this process or another
+    if (this.stopped) return;
     for (const delivery of claimed) {
       this.inFlight++;
       void this.deliver(delivery, prepared.get(delivery.id)!)
@@ -153,21 +156,44 @@ export class DeliveryWorker {
       await this.record(delivery, attempt, startedAt, null, { status: 'failed', nextAttemptAt: null, lastStatusCode: null, lastError: 'the event no longer exists' });
       return;
     }
-    const body = renderPayload(event, message);
-    await this.waitForSlot(endpoint);
-    const response = await this.options.sender.post(endpoint.url, this.headers(endpoint, delivery, attempt, body), body);
+    const wait = this.slotWait(endpoint);
+    if (wait > this.leaseMs() / 2) {
+      // the endpoint's rate limit would hold this attempt past its lease: due again when there is room
+      await this.options.store.postponeDelivery(delivery.id, delivery.attempts, now() + wait);
+      return;
+    }
+    let body: string;
+    let headers: Record<string, string>;
+    try {
+      body = renderPayload(event, message);
+      headers = this.headers(endpoint, delivery, attempt, body);
+    } catch (error) {
+      // nothing this attempt can fix by waiting: failed, with the reason, rather than retried forever
+      await this.record(delivery, attempt, startedAt, null, { status: 'failed', nextAttemptAt: null, lastStatusCode: null, lastError: `could not build the request: ${(error as Error).message}` });
+      return;
+    }
+    this.takeSlot(endpoint);
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    const response = await this.options.sender.post(endpoint.url, headers, body);
     const outcome = this.outcome(response, attempt);
     await this.record(delivery, attempt, startedAt, response, outcome);
     await this.updateEndpointHealth(endpoint, response, outcome);
   }
 
-  /** Spaces an endpoint's requests `1 / rateLimit` seconds apart; the wait holds one of this worker's slots. */
-  private async waitForSlot(endpoint: WebhookEndpoint): Promise<void> {
+  /** How long this endpoint's next request must wait for its rate limit (requests `1 / rateLimit` s apart). */
+  private slotWait(endpoint: WebhookEndpoint): number {
+    if (endpoint.rateLimit === null) return 0;
+    return Math.max(0, (this.nextSlot.get(endpoint.id) ?? 0) - this.options.now());
+  }
+
+  private takeSlot(endpoint: WebhookEndpoint): void {
     if (endpoint.rateLimit === null) return;
-    const now = this.options.now();
-    const slot = Math.max(now, this.nextSlot.get(endpoint.id) ?? 0);
+    const slot = Math.max(this.options.now(), this.nextSlot.get(endpoint.id) ?? 0);
     this.nextSlot.set(endpoint.id, slot + 1000 / endpoint.rateLimit);
-    if (slot > now) await new Promise((resolve) => setTimeout(resolve, slot - now));
+  }
+
+  private leaseMs(): number {
+    return (this.options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS) * 4;
   }
 
   private headers(endpoint: WebhookEndpoint, delivery: Delivery, attempt: number, body: string): Record<string, string> {
@@ -197,8 +223,9 @@ export class DeliveryWorker {
         startedAt,
         durationMs: response?.durationMs ?? 0,
         statusCode: response?.statusCode ?? null,
-        responseBody: response?.body ?? null,
-        error: response ? response.error : outcome.lastError,
+        // a receiver's answer is any text: made storable (PostgreSQL refuses NUL), as provider text is
+        responseBody: response?.body === null || response?.body === undefined ? null : storableText(response.body),
+        error: response ? (response.error === null ? null : storableText(response.error)) : outcome.lastError,
       },
       outcome,
     };

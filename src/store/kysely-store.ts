@@ -459,9 +459,16 @@ export class KyselyStore implements Store {
     const current = await this.getEndpoint(environmentId, id);
     if (!current) return null;
     const next = endpointToRow({ ...current, ...patch });
-    const { id: _id, environment_id: _environment, created_at: _created, ...columns } = next;
+    // Only the columns of the patch: a concurrent change of another column (a secret rotation while the worker
+    // records an endpoint's health) is not overwritten with what this caller read before.
+    const columns = Object.fromEntries(
+      Object.keys(patch).map((key) => {
+        const column = key.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`) as keyof typeof next;
+        return [column, next[column]];
+      }),
+    );
     const result = await this.db.updateTable('webhook_endpoints').set(columns).where('environment_id', '=', environmentId).where('id', '=', id).executeTakeFirst();
-    return Number(result.numUpdatedRows) > 0 ? endpointFromRow(next) : null;
+    return Number(result.numUpdatedRows) > 0 ? ((await this.getEndpoint(environmentId, id)) ?? null) : null;
   }
 
   async deleteEndpoint(environmentId: string, id: string): Promise<boolean> {
@@ -469,6 +476,8 @@ export class KyselyStore implements Store {
       const result = await trx.deleteFrom('webhook_endpoints').where('environment_id', '=', environmentId).where('id', '=', id).executeTakeFirst();
       if (Number(result.numDeletedRows) === 0) return false;
       // Nothing is sent to an endpoint that no longer exists; what was sent stays recorded until then.
+      const pending = trx.selectFrom('deliveries').select('id').where('environment_id', '=', environmentId).where('endpoint_id', '=', id).where('status', '=', 'pending');
+      await trx.deleteFrom('delivery_attempts').where('delivery_id', 'in', pending).execute();
       await trx.deleteFrom('deliveries').where('environment_id', '=', environmentId).where('endpoint_id', '=', id).where('status', '=', 'pending').execute();
       return true;
     });
@@ -616,6 +625,12 @@ export class KyselyStore implements Store {
       messageIds.length === 0 ? [] : this.db.selectFrom('messages').selectAll().where('environment_id', '=', environmentId).where('id', 'in', messageIds).execute(),
     ]);
     return { events: events.map(eventFromRow), messages: messages.map(messageFromRow) };
+  }
+
+  async postponeDelivery(id: string, attempts: number, until: number): Promise<void> {
+    await this.bookkeeping((trx) =>
+      trx.updateTable('deliveries').set({ next_attempt_at: until, lease_until: null }).where('id', '=', id).where('attempts', '=', attempts).execute(),
+    );
   }
 
   async getEvent(environmentId: string, id: string): Promise<NormalizedEvent | null> {

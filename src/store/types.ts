@@ -270,6 +270,8 @@ export interface Store {
    */
   recordAttempts(records: { attempt: DeliveryAttempt; outcome: DeliveryOutcome }[], now: number): Promise<boolean[]>;
   getEvent(environmentId: string, id: string): Promise<NormalizedEvent | null>;
+  /** Gives a claimed delivery back, due at `until`, without counting an attempt (if `attempts` still matches). */
+  postponeDelivery(id: string, attempts: number, until: number): Promise<void>;
   /** Events and messages by id, for a worker's whole claim at once; missing ones are left out. */
   getEventsAndMessages(environmentId: string, eventIds: string[], messageIds: string[]): Promise<{ events: NormalizedEvent[]; messages: Message[] }>;
   /** Deliveries due now, and when the oldest of them became due (null when none is). */
