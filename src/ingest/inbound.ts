@@ -76,12 +76,10 @@ export async function receiveInbound(deps: InboundDeps, input: InboundInput): Pr
     settings: integration.settings,
   };
 
-  const nonce = await authenticate(deps, integration, adapter, request, input);
-  if (nonce !== undefined) {
+  const signed = await authenticate(deps, integration, adapter, request, input);
+  if (signed?.nonce !== undefined) {
+    const { nonce, scope } = signed;
     const bodyHash = createHash('sha256').update(request.rawBody).digest('hex');
-    // A nonce is single-use for the key that signed it, whichever integration holds that key.
-    const signingKey = deps.integrations.signingKey(integration);
-    const scope = signingKey !== null ? `key:${createHash('sha256').update(signingKey).digest('base64url')}` : `integration:${integration.id}`;
     // Stored as a hash: a fixed size for the index, and no provider text (NUL, any length) reaches the database.
     const nonceHash = createHash('sha256').update(nonce).digest('base64url');
     const claim = await storage(() => deps.store.claimNonce({ scope, nonce: nonceHash, bodyHash, now: receivedAt }));
@@ -182,14 +180,17 @@ function countResults(deps: InboundDeps, provider: string, results: IngestResult
 
 type StoredIntegration = NonNullable<Awaited<ReturnType<Store['getIntegration']>>>;
 
-/** Checks the request the way its provider proves it is its own; returns the nonce to record, if any. */
+/**
+ * Checks the request the way its provider proves it is its own; returns the nonce to record, if any, with its
+ * scope: a nonce is single-use for the key that signed it, whichever integration holds that key.
+ */
 async function authenticate(
   deps: InboundDeps,
   integration: StoredIntegration,
   adapter: ProviderAdapter,
   request: InboundRequest,
   input: InboundInput,
-): Promise<string | undefined> {
+): Promise<{ nonce: string | undefined; scope: string } | undefined> {
   const fail = (code: ErrorCode, reason: string): never => {
     deps.metrics.signatureFailures.inc({ provider: adapter.id, code });
     throw new MailtrailError(code, reason);
@@ -198,7 +199,7 @@ async function authenticate(
     case 'certificate': {
       const verdict = await adapter.verify!(request, null, deps.providerContext);
       if (!verdict.ok) return fail(verdict.code, verdict.reason);
-      return verdict.nonce;
+      return { nonce: verdict.nonce, scope: `integration:${integration.id}` };
     }
     case 'credentials': {
       const credentials = deps.integrations.credentials(integration);
@@ -220,7 +221,7 @@ async function authenticate(
         // Fail closed: once a key is configured nothing else (not even an API key) replaces the signature.
         const verdict = await adapter.verify(request, signingKey, deps.providerContext);
         if (!verdict.ok) return fail(verdict.code, verdict.reason);
-        return verdict.nonce;
+        return { nonce: verdict.nonce, scope: `key:${createHash('sha256').update(signingKey).digest('base64url')}` };
       }
       if (input.apiKey !== null) {
         const environmentId = await deps.store.findEnvironmentByKeyHash(hashApiKey(input.apiKey));

@@ -19,6 +19,11 @@ export interface AttemptResponse {
   durationMs: number;
 }
 
+/** Any 2xx is success; nothing else is (redirects are not followed). */
+export function succeeded(response: AttemptResponse): boolean {
+  return response.statusCode !== null && response.statusCode >= 200 && response.statusCode <= 299;
+}
+
 export interface Sender {
   post(url: string, headers: Record<string, string>, body: string): Promise<AttemptResponse>;
   close(): void;

@@ -7,7 +7,7 @@ import type { EndpointService } from './endpoints.js';
 import { renderPayload } from './payload.js';
 import { nextAttemptAt, retryAfterMs } from './schedule.js';
 import { outboundHeaders } from './signing.js';
-import { REQUEST_TIMEOUT_MS, type AttemptResponse, type Sender } from './sender.js';
+import { REQUEST_TIMEOUT_MS, succeeded, type AttemptResponse, type Sender } from './sender.js';
 
 /** An endpoint that has failed every attempt for this long is disabled. */
 export const DISABLE_AFTER_FAILING_MS = 5 * 24 * 3600_000;
@@ -203,8 +203,8 @@ export class DeliveryWorker {
 
   private outcome(response: AttemptResponse, attempt: number): DeliveryOutcome {
     const { statusCode } = response;
-    const lastError = response.error ?? (statusCode !== null && (statusCode < 200 || statusCode > 299) ? `HTTP ${statusCode}` : null);
-    if (statusCode !== null && statusCode >= 200 && statusCode <= 299) return { status: 'succeeded', nextAttemptAt: null, lastStatusCode: statusCode, lastError: null };
+    if (succeeded(response)) return { status: 'succeeded', nextAttemptAt: null, lastStatusCode: statusCode, lastError: null };
+    const lastError = response.error ?? (statusCode !== null ? `HTTP ${statusCode}` : null);
     // An address the operator has not allowed, or an endpoint that says it is gone, will not change by waiting.
     if (response.refused || statusCode === 410) return { status: 'failed', nextAttemptAt: null, lastStatusCode: statusCode, lastError };
     const now = this.options.now();

@@ -633,11 +633,6 @@ export class KyselyStore implements Store {
     );
   }
 
-  async getEvent(environmentId: string, id: string): Promise<NormalizedEvent | null> {
-    const row = await this.db.selectFrom('events').selectAll().where('environment_id', '=', environmentId).where('id', '=', id).executeTakeFirst();
-    return row ? eventFromRow(row) : null;
-  }
-
   async addIntegrationNotice(notice: IntegrationNotice): Promise<void> {
     await this.db
       .insertInto('integration_notices')

@@ -269,7 +269,6 @@ export interface Store {
    * is still this worker's (the attempt number matches); returns, for each, whether it was recorded.
    */
   recordAttempts(records: { attempt: DeliveryAttempt; outcome: DeliveryOutcome }[], now: number): Promise<boolean[]>;
-  getEvent(environmentId: string, id: string): Promise<NormalizedEvent | null>;
   /** Gives a claimed delivery back, due at `until`, without counting an attempt (if `attempts` still matches). */
   postponeDelivery(id: string, attempts: number, until: number): Promise<void>;
   /** Events and messages by id, for a worker's whole claim at once; missing ones are left out. */

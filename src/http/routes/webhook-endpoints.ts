@@ -1,6 +1,7 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import { ENDPOINT_EVENT_TYPES } from '../../core/event-types.js';
 import { MailtrailError } from '../../core/errors.js';
+import { succeeded } from '../../outbound/sender.js';
 import type { Delivery, WebhookEndpoint } from '../../store/types.js';
 import type { AppContext, AppEnv } from '../context.js';
 import { ErrorSchema } from '../schemas.js';
@@ -319,8 +320,7 @@ export function webhookEndpointRoutes(context: AppContext, hooks: ConstructorPar
     async (c) => {
       const endpoint = await endpoints.get(c.get('environmentId'), c.req.valid('param').id);
       const response = await context.sendTestEvent(endpoint);
-      const ok = response.statusCode !== null && response.statusCode >= 200 && response.statusCode <= 299;
-      return c.json({ ok, statusCode: response.statusCode, durationMs: response.durationMs, responseBody: response.body, error: response.error }, 200);
+      return c.json({ ok: succeeded(response), statusCode: response.statusCode, durationMs: response.durationMs, responseBody: response.body, error: response.error }, 200);
     },
   );
 
