@@ -1,5 +1,6 @@
-import { createHash } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { MailtrailError } from '../core/errors.js';
+import type { VerifyFailure } from './types.js';
 
 // Reading provider payloads: the same few rules for every adapter, so that every provider's events are as
 // storable and as comparable as every other's.
@@ -92,4 +93,19 @@ export function mailtrailIdFrom(metadata: unknown): string | undefined {
 /** A provider's name looked up in a mapping table; names such as `constructor` are not the table's own keys. */
 export function mapped<T>(table: Readonly<Record<string, T>>, name: string): T | undefined {
   return Object.hasOwn(table, name) ? table[name] : undefined;
+}
+
+/** A signature header or field that is not there. */
+export function signatureMissing(reason: string): VerifyFailure {
+  return { ok: false, code: 'MT_ERR_SIGNATURE_MISSING', reason };
+}
+
+/** A signature that is there and does not verify. */
+export function signatureInvalid(reason: string): VerifyFailure {
+  return { ok: false, code: 'MT_ERR_SIGNATURE_INVALID', reason };
+}
+
+/** Two signatures compared in constant time; ones of different lengths simply differ. */
+export function sameBytes(expected: Buffer, given: Buffer): boolean {
+  return expected.length === given.length && timingSafeEqual(expected, given);
 }

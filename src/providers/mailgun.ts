@@ -1,9 +1,9 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import type { ParsedEvent } from '../core/event.js';
 import { MailtrailError } from '../core/errors.js';
 import type { BounceType, Status } from '../core/vocabulary.js';
-import { attemptsOf, bounded, dedupeKey, fromUnixSeconds, mailtrailIdFrom, MAX_KEY, parseJsonObject, rawDedupeKey, recipientOf, record, text } from './fields.js';
-import type { ProviderAdapter, VerifyFailure, VerifyResult } from './types.js';
+import { attemptsOf, bounded, dedupeKey, fromUnixSeconds, mailtrailIdFrom, MAX_KEY, parseJsonObject, rawDedupeKey, recipientOf, record, sameBytes, signatureInvalid, signatureMissing, text } from './fields.js';
+import type { ProviderAdapter, VerifyResult } from './types.js';
 
 /**
  * How far `signature.timestamp` may be from the time the request arrived, either way, in seconds.
@@ -60,27 +60,27 @@ export const mailgun = {
   },
 
   verify(request, signingKey): VerifyResult {
-    if (!signingKey) return invalid(`this integration has no Mailgun signing key to check the signature with: ${SIGNING_KEY_HELP}`);
+    if (!signingKey) return signatureInvalid(`this integration has no Mailgun signing key to check the signature with: ${SIGNING_KEY_HELP}`);
     const body = jsonObjectOrUndefined(request.rawBody);
     if (!body) {
-      return missing('the body is not a JSON object, so it carries no Mailgun signature; Mailtrail accepts Mailgun webhooks (v3, JSON) only');
+      return signatureMissing('the body is not a JSON object, so it carries no Mailgun signature; Mailtrail accepts Mailgun webhooks (v3, JSON) only');
     }
     const fields = record(body.signature);
-    if (!fields) return missing('the body has no "signature" object; check that this URL is set as a Mailgun webhook (v3, JSON)');
+    if (!fields) return signatureMissing('the body has no "signature" object; check that this URL is set as a Mailgun webhook (v3, JSON)');
     const timestamp = text(fields.timestamp);
     const token = text(fields.token);
     const signature = text(fields.signature);
     if (timestamp === undefined || token === undefined || signature === undefined) {
       const absent = Object.entries({ timestamp, token, signature }).filter(([, value]) => value === undefined).map(([name]) => `signature.${name}`);
-      return missing(`the body has no ${absent.join(', ')}; Mailgun sends all three`);
+      return signatureMissing(`the body has no ${absent.join(', ')}; Mailgun sends all three`);
     }
-    if (!/^\d{1,12}(\.\d+)?$/.test(timestamp)) return invalid('signature.timestamp is not a Unix time in seconds');
-    if (token.length > MAX_KEY) return invalid(`signature.token is longer than ${MAX_KEY} characters; Mailgun's tokens have 50`);
-    if (!/^[0-9a-fA-F]{64}$/.test(signature)) return invalid('signature.signature is not a hex HMAC-SHA256');
+    if (!/^\d{1,12}(\.\d+)?$/.test(timestamp)) return signatureInvalid('signature.timestamp is not a Unix time in seconds');
+    if (token.length > MAX_KEY) return signatureInvalid(`signature.token is longer than ${MAX_KEY} characters; Mailgun's tokens have 50`);
+    if (!/^[0-9a-fA-F]{64}$/.test(signature)) return signatureInvalid('signature.signature is not a hex HMAC-SHA256');
 
     const expected = createHmac('sha256', signingKey).update(timestamp + token, 'utf8').digest();
-    if (!timingSafeEqual(expected, Buffer.from(signature, 'hex'))) {
-      return invalid(`the Mailgun signature does not match this key: ${SIGNING_KEY_HELP} (an API key does not work)`);
+    if (!sameBytes(expected, Buffer.from(signature, 'hex'))) {
+      return signatureInvalid(`the Mailgun signature does not match this key: ${SIGNING_KEY_HELP} (an API key does not work)`);
     }
     // Checked after the signature, so that an expired request is one Mailgun really signed: the key is right and
     // the operator looks at the clock, or at a replay.
@@ -163,10 +163,4 @@ function jsonObjectOrUndefined(body: Buffer): Record<string, unknown> | undefine
   }
 }
 
-function missing(reason: string): VerifyFailure {
-  return { ok: false, code: 'MT_ERR_SIGNATURE_MISSING', reason };
-}
 
-function invalid(reason: string): VerifyFailure {
-  return { ok: false, code: 'MT_ERR_SIGNATURE_INVALID', reason };
-}

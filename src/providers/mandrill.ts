@@ -1,10 +1,10 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import type { ParsedEvent } from '../core/event.js';
 import { MailtrailError } from '../core/errors.js';
 import type { BounceType, Status } from '../core/vocabulary.js';
-import { bounded, dedupeKey, fromUnixSeconds, mailtrailIdFrom, rawDedupeKey, recipientOf, record, text } from './fields.js';
+import { bounded, dedupeKey, fromUnixSeconds, mailtrailIdFrom, rawDedupeKey, recipientOf, record, sameBytes, signatureInvalid, signatureMissing, text } from './fields.js';
 import { splitJsonArray } from './json-array.js';
-import type { ProviderAdapter, VerifyFailure, VerifyResult } from './types.js';
+import type { ProviderAdapter, VerifyResult } from './types.js';
 
 const SIGNATURE_HEADER = 'x-mandrill-signature';
 const EVENTS_FIELD = 'mandrill_events';
@@ -58,18 +58,18 @@ export const mandrill = {
   },
 
   verify(request, signingKey): VerifyResult {
-    if (!signingKey) return invalid(`this integration has no Mandrill webhook key to check the signature with: ${KEY_HELP}`);
+    if (!signingKey) return signatureInvalid(`this integration has no Mandrill webhook key to check the signature with: ${KEY_HELP}`);
     const header = request.headers.get(SIGNATURE_HEADER)?.trim();
-    if (!header) return missing('missing X-Mandrill-Signature header; Mandrill signs every webhook POST, so this request did not come from a Mandrill webhook');
-    if (!/^[A-Za-z0-9+/]{27}=$/.test(header)) return invalid('X-Mandrill-Signature is not a base64 HMAC-SHA1');
+    if (!header) return signatureMissing('missing X-Mandrill-Signature header; Mandrill signs every webhook POST, so this request did not come from a Mandrill webhook');
+    if (!/^[A-Za-z0-9+/]{27}=$/.test(header)) return signatureInvalid('X-Mandrill-Signature is not a base64 HMAC-SHA1');
     const fields = formFields(request.rawBody);
-    if (typeof fields === 'string') return invalid(fields);
+    if (typeof fields === 'string') return signatureInvalid(fields);
 
     const given = Buffer.from(header, 'base64');
     const signed = request.url + [...fields].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([name, value]) => name + value).join('');
     if (signedWith(signingKey, signed, given)) return { ok: true };
     if (fields.size === 1 && fields.get(EVENTS_FIELD)?.trim() === '[]' && signedWith(URL_CHECK_KEY, signed, given)) return { ok: true };
-    return invalid(
+    return signatureInvalid(
       `the Mandrill signature does not match: ${KEY_HELP}, and check that the webhook's URL at Mandrill is exactly ${request.url} (Mandrill signs the URL as typed: scheme, trailing slash and query count)`,
     );
   },
@@ -152,16 +152,10 @@ function formFields(body: Buffer): Map<string, string> | string {
 
 function signedWith(key: string, signed: string, given: Buffer): boolean {
   const expected = createHmac('sha1', key).update(signed, 'utf8').digest();
-  return expected.length === given.length && timingSafeEqual(expected, given);
+  return sameBytes(expected, given);
 }
 
-function missing(reason: string): VerifyFailure {
-  return { ok: false, code: 'MT_ERR_SIGNATURE_MISSING', reason };
-}
 
-function invalid(reason: string): VerifyFailure {
-  return { ok: false, code: 'MT_ERR_SIGNATURE_INVALID', reason };
-}
 
 /** `name=value` for each field present, so keys of events without them stay as they were. */
 function labelled(fields: Record<string, string | undefined>): string[] {

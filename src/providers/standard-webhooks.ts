@@ -1,4 +1,5 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac } from 'node:crypto';
+import { sameBytes } from './fields.js';
 import type { VerifyFailure } from './types.js';
 
 /** Standard Webhooks (and Svix, which Resend uses): how far a signed timestamp may be from now, either way. */
@@ -63,7 +64,7 @@ export function verifyStandardWebhook(
   const expected = Buffer.from(standardWebhooksSignature(key, id, timestamp, rawBody));
   for (const candidate of signatures.split(' ')) {
     const given = Buffer.from(candidate);
-    if (given.length === expected.length && timingSafeEqual(given, expected)) return { ok: true, id };
+    if (sameBytes(expected, given)) return { ok: true, id };
   }
   return { ok: false, code: 'MT_ERR_SIGNATURE_INVALID', reason: 'no signature matches this body and secret' };
 }
