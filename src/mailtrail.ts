@@ -145,7 +145,7 @@ export class Mailtrail {
         const now = this.now();
         const body = renderTestPayload(now);
         const id = newId('dlv', now);
-        return this.sender.post(endpoint.url, outboundHeaders(endpoint, this.endpoints.signingSecrets(endpoint, now), id, 1, body, now), body);
+        return this.sender.post(endpoint.url, outboundHeaders(endpoint, this.endpoints.signingKeys(endpoint, now), id, 1, body, now), body);
       },
       bus: this.bus,
       metrics: this.metrics,

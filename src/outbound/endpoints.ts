@@ -15,6 +15,8 @@ export interface EndpointInput {
   rateLimit?: number | null | undefined;
 }
 
+const MAX_CACHED_KEYS = 10_000;
+
 /** How long a rotated-out secret keeps signing beside the new one, unless the caller says otherwise. */
 export const DEFAULT_ROTATION_GRACE_MS = 24 * 60 * 60 * 1000;
 
@@ -23,6 +25,9 @@ const RESERVED_HEADERS = new Set(['content-type', 'content-length', 'host', 'con
 
 /** Outbound endpoints with their signing secrets sealed; a clear secret is returned only when it is created. */
 export class EndpointService {
+  /** Opened signing keys by endpoint and sealed secret (see `signingKeys`). */
+  private readonly keys = new Map<string, Buffer>();
+
   constructor(
     private readonly store: Store,
     private readonly secrets: SecretBox,
@@ -113,11 +118,28 @@ export class EndpointService {
 
   /** The secrets to sign with at `now`: the current one, and the previous one during its grace period. */
   signingSecrets(endpoint: WebhookEndpoint, now: number): string[] {
-    const secrets = [this.secrets.open(endpoint.secretEnc, `${endpoint.id}:secret`)];
-    if (endpoint.previousSecretEnc !== null && endpoint.previousSecretUntil !== null && now < endpoint.previousSecretUntil) {
-      secrets.push(this.secrets.open(endpoint.previousSecretEnc, `${endpoint.id}:secret`));
-    }
-    return secrets;
+    return this.liveSealed(endpoint, now).map((sealed) => this.secrets.open(sealed, `${endpoint.id}:secret`));
+  }
+
+  /**
+   * The HMAC keys of `signingSecrets`, opened once per sealed secret and then kept: opening costs more than signing.
+   * A sealed secret is never reused (each seal has its own nonce), so a rotation or a reconfiguration misses the
+   * cache rather than reading a stale key.
+   */
+  signingKeys(endpoint: WebhookEndpoint, now: number): Buffer[] {
+    return this.liveSealed(endpoint, now).map((sealed) => {
+      const key = this.keys.get(`${endpoint.id}:${sealed}`);
+      if (key) return key;
+      const opened = standardWebhooksKey(this.secrets.open(sealed, `${endpoint.id}:secret`))!;
+      if (this.keys.size >= MAX_CACHED_KEYS) this.keys.delete(this.keys.keys().next().value!);
+      this.keys.set(`${endpoint.id}:${sealed}`, opened);
+      return opened;
+    });
+  }
+
+  private liveSealed(endpoint: WebhookEndpoint, now: number): string[] {
+    const live = endpoint.previousSecretEnc !== null && endpoint.previousSecretUntil !== null && now < endpoint.previousSecretUntil;
+    return live ? [endpoint.secretEnc, endpoint.previousSecretEnc!] : [endpoint.secretEnc];
   }
 
   private seal(id: string, secret: string): string {

@@ -38,9 +38,12 @@ export class DeliveryWorker {
   private again = false;
   private stopped = true;
   private readonly idle = new Set<() => void>();
+  /** Claimed and read, waiting for a free slot, each with the end of its lease. */
+  private ready: { delivery: Delivery; prepared: Prepared; leaseUntil: number }[] = [];
   /** Attempts waiting to be recorded, with the callers waiting on them: recorded together, one commit for many. */
   private queue: { record: { attempt: DeliveryAttempt; outcome: DeliveryOutcome }; done: (recorded: boolean) => void; failed: (error: unknown) => void }[] = [];
   private flushing = false;
+  private flushScheduled = false;
   /** Per endpoint with a rate limit: the earliest time its next request may start (this process's share). */
   private readonly nextSlot = new Map<string, number>();
 
@@ -59,6 +62,7 @@ export class DeliveryWorker {
     this.stopped = true;
     clearInterval(this.timer);
     while (this.ticking) await new Promise((resolve) => setTimeout(resolve, 5));
+    await this.release();
     if (this.inFlight === 0) return;
     await new Promise<void>((resolve) => this.idle.add(resolve));
   }
@@ -81,14 +85,18 @@ export class DeliveryWorker {
   }
 
   private async tick(): Promise<void> {
-    const room = this.options.concurrency - this.inFlight;
-    // A claim is a write (a commit): made for half the slots at a time, not for each slot that frees up.
-    if (room <= 0 || (this.inFlight > 0 && room < this.options.concurrency / 2)) return;
+    this.startReady();
+    const { concurrency } = this.options;
+    // Claimed ahead, up to one more round of the slots, so the next deliveries are ready when slots free up; a claim
+    // is a write (a commit) and is made for half the slots or more at a time, not for each slot that frees up.
+    const room = 2 * concurrency - this.inFlight - this.ready.length;
+    if (room < concurrency / 2) return;
     const now = this.options.now();
+    const leaseUntil = now + this.leaseMs();
     let claimed: Delivery[];
     try {
       // Longer than an attempt can take, so no live worker's delivery is taken over; a crashed worker's is, after it.
-      claimed = await this.options.store.claimDeliveries({ now, limit: room, leaseUntil: now + this.leaseMs() });
+      claimed = await this.options.store.claimDeliveries({ now, limit: room, leaseUntil });
     } catch (error) {
       this.options.log.warn({ err: error }, 'could not claim deliveries');
       return;
@@ -101,11 +109,22 @@ export class DeliveryWorker {
       this.options.log.warn({ err: error }, 'could not read the claimed deliveries');
       return;
     }
-    // stopped meanwhile: the leases run out and the deliveries are claimed again, by this process or another
-    if (this.stopped) return;
-    for (const delivery of claimed) {
+    for (const delivery of claimed) this.ready.push({ delivery, prepared: prepared.get(delivery.id)!, leaseUntil });
+    if (this.stopped) {
+      // stopped meanwhile: given back at once rather than left to their leases
+      await this.release();
+      return;
+    }
+    this.startReady();
+    if (claimed.length === room) this.again = true;
+  }
+
+  /** Starts claimed deliveries while there are free slots. */
+  private startReady(): void {
+    while (!this.stopped && this.inFlight < this.options.concurrency && this.ready.length > 0) {
+      const { delivery, prepared, leaseUntil } = this.ready.shift()!;
       this.inFlight++;
-      void this.deliver(delivery, prepared.get(delivery.id)!)
+      void this.deliver(delivery, prepared, leaseUntil)
         .catch((error: unknown) => this.options.log.error({ err: error, deliveryId: delivery.id }, 'delivery attempt failed to record'))
         .finally(() => {
           this.inFlight--;
@@ -113,10 +132,24 @@ export class DeliveryWorker {
             for (const resolve of this.idle) resolve();
             this.idle.clear();
           }
+          this.startReady();
           this.wake();
         });
     }
-    if (claimed.length === room) this.again = true;
+  }
+
+  /** Gives the claimed deliveries that were not started back to the outbox, due at once (on stop). */
+  private async release(): Promise<void> {
+    const unstarted = this.ready.splice(0);
+    const now = this.options.now();
+    for (const { delivery } of unstarted) {
+      try {
+        await this.options.store.postponeDelivery(delivery.id, delivery.attempts, now);
+      } catch (error) {
+        // its lease runs out and it is claimed again
+        this.options.log.warn({ err: error, deliveryId: delivery.id }, 'could not give a claimed delivery back');
+      }
+    }
   }
 
   /** What each claimed delivery needs, read for the whole claim at once: endpoints, events, messages. */
@@ -143,7 +176,7 @@ export class DeliveryWorker {
     return prepared;
   }
 
-  private async deliver(delivery: Delivery, { endpoint, event, message }: Prepared): Promise<void> {
+  private async deliver(delivery: Delivery, { endpoint, event, message }: Prepared, leaseUntil: number): Promise<void> {
     const { now } = this.options;
     const attempt = delivery.attempts + 1;
     const startedAt = now();
@@ -157,7 +190,7 @@ export class DeliveryWorker {
       return;
     }
     const wait = this.slotWait(endpoint);
-    if (wait > this.leaseMs() / 2) {
+    if (now() + wait + this.requestTimeoutMs() > leaseUntil) {
       // the endpoint's rate limit would hold this attempt past its lease: due again when there is room
       await this.options.store.postponeDelivery(delivery.id, delivery.attempts, now() + wait);
       return;
@@ -192,13 +225,18 @@ export class DeliveryWorker {
     this.nextSlot.set(endpoint.id, slot + 1000 / endpoint.rateLimit);
   }
 
+  private requestTimeoutMs(): number {
+    return this.options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
+  }
+
+  /** Long enough to wait for a slot (up to one attempt), for the rate limit, and for the attempt itself. */
   private leaseMs(): number {
-    return (this.options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS) * 4;
+    return this.requestTimeoutMs() * 4;
   }
 
   private headers(endpoint: WebhookEndpoint, delivery: Delivery, attempt: number, body: string): Record<string, string> {
     const now = this.options.now();
-    return outboundHeaders(endpoint, this.options.endpoints.signingSecrets(endpoint, now), delivery.id, attempt, body, now);
+    return outboundHeaders(endpoint, this.options.endpoints.signingKeys(endpoint, now), delivery.id, attempt, body, now);
   }
 
   private outcome(response: AttemptResponse, attempt: number): DeliveryOutcome {
@@ -231,9 +269,22 @@ export class DeliveryWorker {
     };
     const recorded = await new Promise<boolean>((done, failed) => {
       this.queue.push({ record, done, failed });
-      void this.flush();
+      this.scheduleFlush();
     });
     if (recorded) this.options.onAttempt?.(outcome.status === 'pending' ? 'retrying' : outcome.status, response?.durationMs ?? 0);
+  }
+
+  /**
+   * Recording waits for the end of this turn of the event loop, so the answers that arrived together share one
+   * transaction (with SQLite a transaction runs to its end without yielding, and would otherwise take them one by one).
+   */
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      void this.flush();
+    });
   }
 
   /** Group commit for attempts: whatever finished while the last transaction ran goes into the next one. */

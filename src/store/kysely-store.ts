@@ -41,6 +41,16 @@ export interface KyselyStoreOptions {
   ingest: (batch: IngestBatch) => Promise<IngestResult[]>;
   /** Runs before migrations (PostgreSQL creates its schema). */
   beforeMigrate?: () => Promise<void>;
+  /** The outbox's claims and attempt records, where a dialect has a faster way than the transactions below. */
+  outbox?: OutboxBookkeeping;
+  /** Closes what the dialect opened besides `db`. */
+  close?: () => Promise<void>;
+}
+
+export interface OutboxBookkeeping {
+  claim: Store['claimDeliveries'];
+  record: Store['recordAttempts'];
+  postpone: Store['postponeDelivery'];
 }
 
 /** The Store on Kysely; dialect differences are limited to what the options inject. */
@@ -60,18 +70,12 @@ export class KyselyStore implements Store {
   }
 
   /**
-   * A transaction for the outbox's bookkeeping (leases and attempt records), committed without waiting for the
-   * disk: a power cut can lose its last few commits, which only means those attempts are made again, as after a
-   * crash in the middle of one (deliveries are at least once). Events and deliveries themselves are always
-   * written durably, by the ingest transaction.
+   * A transaction for the outbox's bookkeeping (leases and attempt records) on SQLite, committed without waiting for
+   * the disk: a power cut can lose its last few commits, which only means those attempts are made again, as after a
+   * crash in the middle of one (deliveries are at least once). Events and deliveries themselves are always written
+   * durably, by the ingest transaction. PostgreSQL has its own bookkeeping (postgres/outbox.ts).
    */
   private bookkeeping<T>(work: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
-    if (this.dialect === 'postgres') {
-      return this.transaction(async (trx) => {
-        await sql`set local synchronous_commit = off`.execute(trx);
-        return work(trx);
-      });
-    }
     return this.db.connection().execute(async (connection) => {
       await sql`pragma synchronous = NORMAL`.execute(connection);
       try {
@@ -101,6 +105,7 @@ export class KyselyStore implements Store {
 
   async close(): Promise<void> {
     await this.db.destroy();
+    await this.options.close?.();
   }
 
   async createEnvironment(input: { id: string; name: string; createdAt: number }): Promise<Environment> {
@@ -523,19 +528,20 @@ export class KyselyStore implements Store {
   }
 
   claimDeliveries(input: { now: number; limit: number; leaseUntil: number }): Promise<Delivery[]> {
+    if (this.options.outbox) return this.options.outbox.claim(input);
     return this.bookkeeping(async (trx) => {
-      // Fresh deliveries first, then retries: each lane is one indexed range (status, attempts, next_attempt_at).
+      // Fresh deliveries first, then retries: each lane is read in the order of its partial index (migration 0004),
+      // whose conditions are written as literals here so the planner can match them.
       const due = (fresh: boolean, limit: number) =>
         trx
           .selectFrom('deliveries')
           .select('id')
-          .where('status', '=', 'pending')
-          .where('attempts', fresh ? '=' : '>', 0)
+          .where('status', '=', sql.lit('pending'))
+          .where('attempts', fresh ? '=' : '>', sql.lit(0))
           .where('next_attempt_at', '<=', input.now)
           .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<', input.now)]))
           .orderBy('next_attempt_at')
           .limit(limit)
-          .$if(this.dialect === 'postgres', (query) => query.forUpdate().skipLocked())
           .execute();
       const ids = (await due(true, input.limit)).map((row) => row.id);
       if (ids.length < input.limit) ids.push(...(await due(false, input.limit - ids.length)).map((row) => row.id));
@@ -546,6 +552,7 @@ export class KyselyStore implements Store {
   }
 
   recordAttempts(records: { attempt: DeliveryAttempt; outcome: DeliveryOutcome }[], now: number): Promise<boolean[]> {
+    if (this.options.outbox) return this.options.outbox.record(records, now);
     return this.bookkeeping(async (trx) => {
       const recorded: boolean[] = [];
       for (const { attempt, outcome } of records) {
@@ -610,24 +617,36 @@ export class KyselyStore implements Store {
   }
 
   async outboxStats(now: number): Promise<{ due: number; oldestDueAt: number | null }> {
-    const row = await this.db
-      .selectFrom('deliveries')
-      .select((eb) => [eb.fn.countAll().as('due'), eb.fn.min('next_attempt_at').as('oldest')])
-      .where('status', '=', 'pending')
-      .where('next_attempt_at', '<=', now)
-      .executeTakeFirst();
-    return { due: Number(row?.due ?? 0), oldestDueAt: row?.oldest === null || row?.oldest === undefined ? null : Number(row.oldest) };
+    // one lane at a time, each over its partial index
+    const lane = (fresh: boolean) =>
+      this.db
+        .selectFrom('deliveries')
+        .select((eb) => [eb.fn.countAll().as('due'), eb.fn.min('next_attempt_at').as('oldest')])
+        .where('status', '=', sql.lit('pending'))
+        .where('attempts', fresh ? '=' : '>', sql.lit(0))
+        .where('next_attempt_at', '<=', now)
+        .executeTakeFirst();
+    const lanes = await Promise.all([lane(true), lane(false)]);
+    const oldest = lanes.flatMap((row) => (row?.oldest === null || row?.oldest === undefined ? [] : [Number(row.oldest)]));
+    return { due: lanes.reduce((sum, row) => sum + Number(row?.due ?? 0), 0), oldestDueAt: oldest.length > 0 ? Math.min(...oldest) : null };
   }
 
   async getEventsAndMessages(environmentId: string, eventIds: string[], messageIds: string[]): Promise<{ events: NormalizedEvent[]; messages: Message[] }> {
+    // Events by their primary key alone, the environment checked on the rows: with `environment_id = ?` beside an
+    // `in` list, SQLite's planner (without statistics) walks the environment's whole feed index instead of the keys.
+    // Messages are keyed by (environment_id, id), which the planner does use.
     const [events, messages] = await Promise.all([
-      eventIds.length === 0 ? [] : this.db.selectFrom('events').selectAll().where('environment_id', '=', environmentId).where('id', 'in', eventIds).execute(),
+      eventIds.length === 0 ? [] : this.db.selectFrom('events').selectAll().where('id', 'in', eventIds).execute(),
       messageIds.length === 0 ? [] : this.db.selectFrom('messages').selectAll().where('environment_id', '=', environmentId).where('id', 'in', messageIds).execute(),
     ]);
-    return { events: events.map(eventFromRow), messages: messages.map(messageFromRow) };
+    return {
+      events: events.filter((row) => row.environment_id === environmentId).map(eventFromRow),
+      messages: messages.map(messageFromRow),
+    };
   }
 
   async postponeDelivery(id: string, attempts: number, until: number): Promise<void> {
+    if (this.options.outbox) return this.options.outbox.postpone(id, attempts, until);
     await this.bookkeeping((trx) =>
       trx.updateTable('deliveries').set({ next_attempt_at: until, lease_until: null }).where('id', '=', id).where('attempts', '=', attempts).execute(),
     );

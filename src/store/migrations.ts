@@ -1,4 +1,4 @@
-import type { Kysely, Migration } from 'kysely';
+import { sql, type Kysely, type Migration } from 'kysely';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -230,6 +230,29 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
           .addColumn('response_body', 'text')
           .addColumn('error', 'text')
           .addPrimaryKeyConstraint('delivery_attempts_pk', ['delivery_id', 'attempt'])
+          .execute();
+      },
+    },
+    // The due deliveries in two lanes, each a partial index over pending rows only: fresh deliveries in the order
+    // they fell due, and retries in the order they fall due again. Claims read each lane in index order (no sort,
+    // however large a backlog of retries), and a delivery that is done leaves both, so neither grows with history.
+    // The claim queries spell the lanes' conditions with literals, so both planners can match them to these indexes.
+    '0004_delivery_lanes': {
+      async up(db: Kysely<any>) {
+        await db.schema.dropIndex('deliveries_due').execute();
+        await db.schema
+          .createIndex('deliveries_fresh')
+          .on('deliveries')
+          .column('next_attempt_at')
+          .where(sql.ref('status'), '=', sql.lit('pending'))
+          .where(sql.ref('attempts'), '=', sql.lit(0))
+          .execute();
+        await db.schema
+          .createIndex('deliveries_retries')
+          .on('deliveries')
+          .column('next_attempt_at')
+          .where(sql.ref('status'), '=', sql.lit('pending'))
+          .where(sql.ref('attempts'), '>', sql.lit(0))
           .execute();
       },
     },

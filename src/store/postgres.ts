@@ -3,6 +3,7 @@ import pg from 'pg';
 import { runIngest, toIngestResults } from './ingest.js';
 import { KyselyStore } from './kysely-store.js';
 import { PostgresIngestOps } from './postgres/ingest-ops.js';
+import { PostgresOutbox } from './postgres/outbox.js';
 import type { Database } from './schema.js';
 import type { Store } from './types.js';
 
@@ -21,17 +22,21 @@ const ATTEMPTS = 5;
 export function createPostgresStore(options: PostgresStoreOptions): Store {
   const schema = options.schema;
   if (schema !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) throw new Error(`invalid PostgreSQL schema name: ${schema}`);
-  const pool = new pg.Pool({
-    connectionString: options.connectionString,
-    max: options.poolSize ?? 10,
-    // epoch milliseconds are bigint columns; they fit a JavaScript number exactly
-    types: {
-      getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-        oid === INT8_OID ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
-    },
-    ...(schema ? { options: `-c search_path=${schema}` } : {}),
-  });
+  const connect = (max: number, settings: string[]) =>
+    new pg.Pool({
+      connectionString: options.connectionString,
+      max,
+      // epoch milliseconds are bigint columns; they fit a JavaScript number exactly
+      types: {
+        getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+          oid === INT8_OID ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+      },
+      ...(settings.length > 0 || schema ? { options: [...(schema ? [`-c search_path=${schema}`] : []), ...settings].join(' ') } : {}),
+    });
+  const pool = connect(options.poolSize ?? 10, []);
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  // The outbox's leases and attempt records, on a few connections of their own that commit without a WAL flush.
+  const bookkeeping = new Kysely<Database>({ dialect: new PostgresDialect({ pool: connect(4, ['-c synchronous_commit=off']) }) });
   const transaction = async <T>(work: (trx: Transaction<Database>) => Promise<T>): Promise<T> => {
     for (let attempt = 1; ; attempt++) {
       try {
@@ -48,6 +53,8 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
     db,
     transaction,
     ingest: async (batch) => toIngestResults(await transaction((trx) => runIngest(new PostgresIngestOps(trx), batch))),
+    outbox: new PostgresOutbox(bookkeeping),
+    close: () => bookkeeping.destroy(),
     beforeMigrate: async () => {
       if (schema) await pool.query(`create schema if not exists ${schema}`);
     },
