@@ -1,49 +1,15 @@
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Webhook } from 'standardwebhooks';
 import { Webhook as SvixWebhook } from 'svix';
 import { MailtrailError, verifyWebhook } from '../src/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sendgridBatch, sendgridKeys, signSendgrid, startServer, type TestServer } from './helpers/server.js';
+import { receiver, until, type Receiver } from './helpers/receiver.js';
 import { DIALECTS } from './helpers/stores.js';
-
-interface Received {
-  at: number;
-  path: string;
-  headers: IncomingHttpHeaders;
-  body: string;
-}
-
-/** A receiver on loopback: records every request, and answers each path with the next status of its script (200 when the script is used up). */
-async function receiver(): Promise<{ url: string; requests: Received[]; script: Map<string, number[]>; close: () => void }> {
-  const requests: Received[] = [];
-  const script = new Map<string, number[]>();
-  const server: Server = createServer((request, response) => {
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => {
-      requests.push({ at: performance.now(), path: request.url!, headers: request.headers, body: Buffer.concat(chunks).toString('utf8') });
-      const status = script.get(request.url!)?.shift() ?? 200;
-      response.writeHead(status, { 'content-type': 'text/plain' }).end(request.url === '/nul' ? 'ok\u0000 with a NUL' : `answered ${status}`);
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, requests, script, close: () => server.close() };
-}
-
-async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 10_000): Promise<T> {
-  const started = Date.now();
-  for (;;) {
-    const value = await read();
-    if (done(value) || Date.now() - started > timeoutMs) return value;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 for (const dialect of DIALECTS) {
   describe(`${dialect}: outbound webhooks reach real receivers`, () => {
     let server: TestServer;
-    let hooks: Awaited<ReturnType<typeof receiver>>;
+    let hooks: Receiver;
     const keys = sendgridKeys();
     let integrationId: string;
     let sequence = 0;
@@ -56,7 +22,7 @@ for (const dialect of DIALECTS) {
     });
     afterAll(async () => {
       await server.stop();
-      hooks.close();
+      await hooks.close();
     });
 
     const send = async (event: string, extra: Record<string, unknown> = {}) => {
@@ -104,8 +70,8 @@ for (const dialect of DIALECTS) {
       expect(received.map((request) => request.headers['mailtrail-attempt'])).toEqual(['1', '2', '3']);
       expect(new Set(received.map((request) => request.headers['webhook-id']))).toEqual(new Set([delivery!.id]));
       const detail = await server.api(`/v1/webhook-deliveries/${delivery!.id}`);
-      expect(detail.body.attempts.map((attempt: { statusCode: number }) => attempt.statusCode)).toEqual([500, 503, 200]);
-      expect(detail.body.attempts[0].responseBody).toBe('answered 500');
+      expect(detail.body.history.map((attempt: { statusCode: number }) => attempt.statusCode)).toEqual([500, 503, 200]);
+      expect(detail.body.history[0].responseBody).toBe('answered 500');
     });
 
     it('records an answer holding a NUL, on every database', async () => {
@@ -114,7 +80,7 @@ for (const dialect of DIALECTS) {
       const [delivery] = await settled(nul.id);
       expect(delivery).toMatchObject({ status: 'succeeded', attempts: 1 });
       const detail = await server.api(`/v1/webhook-deliveries/${delivery!.id}`);
-      expect(detail.body.attempts[0].responseBody).toBe('ok with a NUL');
+      expect(detail.body.history[0].responseBody).toBe('ok with a NUL');
     });
 
     it('gives up after the last attempt of the schedule', async () => {
@@ -195,7 +161,7 @@ describe('outbound webhooks without the private-address allowance', () => {
       expect(hooks.requests).toEqual([]);
     } finally {
       await server.stop();
-      hooks.close();
+      await hooks.close();
     }
   });
 });

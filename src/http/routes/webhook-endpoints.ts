@@ -77,7 +77,8 @@ const AttemptSchema = z.object({
   responseBody: z.string().nullable().openapi({ description: 'The first 4 KB of the answer' }),
   error: z.string().nullable(),
 });
-const DeliveryDetailSchema = DeliverySchema.extend({ attempts: z.array(AttemptSchema) }).openapi('WebhookDeliveryDetail');
+// `attempts` stays the count it is in lists; each attempt's record is in `history`, oldest first
+const DeliveryDetailSchema = DeliverySchema.extend({ history: z.array(AttemptSchema) }).openapi('WebhookDeliveryDetail');
 
 export function endpointView(endpoint: WebhookEndpoint, secret: string | null = null) {
   return {
@@ -248,7 +249,7 @@ export function webhookEndpointRoutes(context: AppContext, hooks: ConstructorPar
     async (c) => {
       const found = await context.store.getDelivery(c.get('environmentId'), c.req.valid('param').id);
       if (!found) throw new MailtrailError('MT_ERR_NOT_FOUND', `no webhook delivery ${c.req.valid('param').id}`);
-      const attempts = found.attempts.map(({ attempt, startedAt, durationMs, statusCode, responseBody, error }) => ({
+      const history = found.attempts.map(({ attempt, startedAt, durationMs, statusCode, responseBody, error }) => ({
         attempt,
         startedAt: iso(startedAt)!,
         durationMs,
@@ -256,7 +257,7 @@ export function webhookEndpointRoutes(context: AppContext, hooks: ConstructorPar
         responseBody,
         error,
       }));
-      return c.json({ ...deliveryView(found.delivery), attempts }, 200);
+      return c.json({ ...deliveryView(found.delivery), history }, 200);
     },
   );
 
