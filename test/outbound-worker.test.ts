@@ -1,0 +1,180 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { sql, type Kysely } from 'kysely';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ParsedEvent } from '../src/core/event.js';
+import { createMailtrail, type Mailtrail } from '../src/index.js';
+import { createSender } from '../src/outbound/sender.js';
+import { createAddressGuard } from '../src/outbound/ssrf.js';
+import { DeliveryWorker } from '../src/outbound/worker.js';
+import { generateMasterSecret } from '../src/security/secret-box.js';
+import type { Database } from '../src/store/schema.js';
+import { receiver, until, type Receiver } from './helpers/receiver.js';
+import { DIALECTS, freshStore, type TestStore } from './helpers/stores.js';
+
+const DAY = 24 * 3600_000;
+
+/** The worker itself, over a real store, with the clock and the request timeout in the test's hands. */
+function worker(mailtrail: Mailtrail, options: { concurrency?: number; schedule?: number[]; requestTimeoutMs?: number; now?: () => number } = {}): DeliveryWorker {
+  const requestTimeoutMs = options.requestTimeoutMs ?? 15_000;
+  return new DeliveryWorker({
+    store: mailtrail.store,
+    endpoints: mailtrail.endpoints,
+    sender: createSender(createAddressGuard({ allowPrivate: true, allowedCidrs: [] }), requestTimeoutMs),
+    schedule: options.schedule ?? [0, 5],
+    concurrency: options.concurrency ?? 4,
+    log: mailtrail.log,
+    now: options.now ?? Date.now,
+    pollMs: 20,
+    requestTimeoutMs,
+  });
+}
+
+function delivered(count: number, prefix: string): ParsedEvent[] {
+  return Array.from({ length: count }, (_, index) => ({
+    status: 'delivered',
+    nativeType: 'delivered',
+    occurredAt: 1_795_258_800_000 + index,
+    dedupeKey: `${prefix}-${index}`,
+    providerMessageId: `${prefix}-m-${index}`,
+    recipient: `user${index}@example.com`,
+    raw: '{}',
+  }));
+}
+
+for (const dialect of DIALECTS) {
+  describe(`${dialect}: the delivery worker`, () => {
+    let storage: TestStore;
+    let mailtrail: Mailtrail;
+    const running: DeliveryWorker[] = [];
+    const closing: (() => Promise<void>)[] = [];
+
+    /** A Mailtrail without its own worker, an environment, an integration, and one endpoint for delivered events. */
+    async function setUp(url: string, endpoint: { rateLimit?: number } = {}) {
+      storage = await freshStore(dialect);
+      mailtrail = await createMailtrail({ store: storage.store, secret: generateMasterSecret(), outbound: { worker: false } });
+      const { environmentId } = await mailtrail.createEnvironment('worker');
+      const { integration } = await mailtrail.integrations.create(environmentId, { providerId: 'generic', name: 'generic' });
+      const created = await mailtrail.endpoints.create(environmentId, { url, eventTypes: ['email.delivered'], ...endpoint });
+      const ingest = (events: ParsedEvent[], receivedAt = Date.now()) =>
+        mailtrail.store.ingest({ environmentId, integrationId: integration.id, provider: 'generic', receivedAt, events, withMessages: false });
+      return { environmentId, endpoint: created.endpoint, ingest };
+    }
+    const start = (instance: DeliveryWorker) => {
+      running.push(instance);
+      instance.start();
+      return instance;
+    };
+
+    afterEach(async () => {
+      for (const instance of running.splice(0)) await instance.stop();
+      for (const close of closing.splice(0)) await close();
+      await mailtrail?.close();
+      await storage?.cleanup();
+    });
+
+    it("gives a delivery back when the endpoint's rate limit would hold it past its lease, and sends each once", async () => {
+      const hooks: Receiver = await receiver();
+      closing.push(hooks.close);
+      // one request a second, and a lease of 4 × 150 ms: the second and third cannot wait for their turn
+      const { environmentId, endpoint, ingest } = await setUp(`${hooks.url}/slow`, { rateLimit: 1 });
+      await ingest(delivered(3, 'limited'));
+      start(worker(mailtrail, { requestTimeoutMs: 150 }));
+      const page = await until(
+        () => mailtrail.store.listDeliveries(environmentId, endpoint.id, { limit: 10 }),
+        (result) => result.data.every((delivery) => delivery.status === 'succeeded'),
+        8_000,
+      );
+      expect(page.data.map((delivery) => [delivery.status, delivery.attempts])).toEqual(Array(3).fill(['succeeded', 1]));
+      const ids = hooks.requests.map((request) => request.headers['webhook-id']);
+      expect(new Set(ids).size).toBe(3);
+      expect(ids).toHaveLength(3);
+      const arrivals = hooks.requests.map((request) => request.at);
+      for (let i = 1; i < arrivals.length; i++) expect(arrivals[i]! - arrivals[i - 1]!).toBeGreaterThanOrEqual(900);
+      // no attempt was held in the worker past its lease: each went out soon after it started
+      for (const delivery of page.data) {
+        const { attempts } = (await mailtrail.store.getDelivery(environmentId, delivery.id))!;
+        expect(attempts).toHaveLength(1);
+        const request = hooks.requests.find((candidate) => candidate.headers['webhook-id'] === delivery.id)!;
+        expect(performance.timeOrigin + request.at - attempts[0]!.startedAt).toBeLessThan(600);
+      }
+    });
+
+    it('gives the deliveries it claimed but did not start back when it stops', async () => {
+      let arrived = 0;
+      const slow: Server = createServer((request, response) => {
+        arrived++;
+        request.resume();
+        setTimeout(() => response.writeHead(204).end(), 300);
+      });
+      await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve));
+      closing.push(() => new Promise<void>((resolve) => slow.close(() => resolve())));
+      const { environmentId, endpoint, ingest } = await setUp(`http://127.0.0.1:${(slow.address() as AddressInfo).port}/slow`);
+      await ingest(delivered(3, 'stopping'));
+      // one slot: it claims a second delivery ahead while the first is in flight
+      const instance = start(worker(mailtrail, { concurrency: 1 }));
+      await until(async () => arrived, (count) => count === 1);
+      await instance.stop();
+      expect(arrived).toBe(1);
+      const page = await mailtrail.store.listDeliveries(environmentId, endpoint.id, { limit: 10 });
+      expect(page.data.map((delivery) => delivery.status).sort()).toEqual(['pending', 'pending', 'succeeded']);
+      // both unsent deliveries can be claimed at once: none is left leased to the stopped worker
+      const now = Date.now();
+      const claimable = await mailtrail.store.claimDeliveries({ now, limit: 10, leaseUntil: now + 60_000 });
+      expect(claimable.map((delivery) => [delivery.status, delivery.attempts])).toEqual([
+        ['pending', 0],
+        ['pending', 0],
+      ]);
+    });
+
+    it('disables an endpoint whose every attempt failed for 5 days, and not before', async () => {
+      const hooks = await receiver();
+      closing.push(hooks.close);
+      hooks.script.set('/failing', Array(10).fill(503));
+      let clock = Date.now();
+      const { environmentId, endpoint, ingest } = await setUp(`${hooks.url}/failing`);
+      await ingest(delivered(1, 'first'), clock);
+      const options = { now: () => clock, schedule: [0, 3600, 3600, 3600] };
+      start(worker(mailtrail, options));
+      const failing = await until(
+        () => mailtrail.endpoints.get(environmentId, endpoint.id),
+        (current) => current.failingSince !== null,
+      );
+      expect(failing).toMatchObject({ enabled: true, failingSince: clock });
+      const since = clock;
+
+      // four days on, still failing: still enabled (stopping waits for the attempt and what it records)
+      clock = since + 4 * DAY;
+      await until(async () => hooks.requests.length, (count) => count === 2);
+      await running.pop()!.stop();
+      expect((await mailtrail.store.listDeliveries(environmentId, endpoint.id, { limit: 1 })).data[0]).toMatchObject({ status: 'pending', attempts: 2 });
+      expect(await mailtrail.endpoints.get(environmentId, endpoint.id)).toMatchObject({ enabled: true, failingSince: since });
+
+      // five days after the first failure: disabled, with the reason
+      clock = since + 5 * DAY + 1;
+      start(worker(mailtrail, options));
+      const disabled = await until(
+        () => mailtrail.endpoints.get(environmentId, endpoint.id),
+        (current) => !current.enabled,
+      );
+      expect(disabled).toMatchObject({ enabled: false, disabledReason: 'every attempt failed for 5 days' });
+      expect(hooks.requests).toHaveLength(3);
+    });
+
+    it.runIf(dialect === 'sqlite')('leaves the connection at synchronous=FULL after the outbox bookkeeping', async () => {
+      const hooks = await receiver();
+      closing.push(hooks.close);
+      const { environmentId, endpoint, ingest } = await setUp(`${hooks.url}/sync`);
+      await ingest(delivered(5, 'sync'));
+      start(worker(mailtrail));
+      await until(
+        () => mailtrail.store.listDeliveries(environmentId, endpoint.id, { limit: 10 }),
+        (page) => page.data.every((delivery) => delivery.status === 'succeeded'),
+      );
+      // the store's own connection: bookkeeping commits at NORMAL, and events must be written at FULL again
+      const db = (mailtrail.store as unknown as { db: Kysely<Database> }).db;
+      const { rows } = await sql<{ synchronous: number }>`pragma synchronous`.execute(db);
+      expect(rows[0]!.synchronous).toBe(2);
+    });
+  });
+}
