@@ -41,8 +41,8 @@ export interface KyselyStoreOptions {
   ingest: (batch: IngestBatch) => Promise<IngestResult[]>;
   /** Runs before migrations (PostgreSQL creates its schema). */
   beforeMigrate?: () => Promise<void>;
-  /** The outbox's claims and attempt records, where a dialect has a faster way than the transactions below. */
-  outbox?: OutboxBookkeeping;
+  /** The outbox's claims, attempt records and postponements, each dialect's own way (sqlite/outbox.ts, postgres/outbox.ts). */
+  outbox: OutboxBookkeeping;
   /** Closes what the dialect opened besides `db`. */
   close?: () => Promise<void>;
 }
@@ -67,23 +67,6 @@ export class KyselyStore implements Store {
 
   private transaction<T>(work: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
     return this.options.transaction ? this.options.transaction(work) : this.db.transaction().execute(work);
-  }
-
-  /**
-   * A transaction for the outbox's bookkeeping (leases and attempt records) on SQLite, committed without waiting for
-   * the disk: a power cut can lose its last few commits, which only means those attempts are made again, as after a
-   * crash in the middle of one (deliveries are at least once). Events and deliveries themselves are always written
-   * durably, by the ingest transaction. PostgreSQL has its own bookkeeping (postgres/outbox.ts).
-   */
-  private bookkeeping<T>(work: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
-    return this.db.connection().execute(async (connection) => {
-      await sql`pragma synchronous = NORMAL`.execute(connection);
-      try {
-        return await connection.transaction().execute(work);
-      } finally {
-        await sql`pragma synchronous = FULL`.execute(connection);
-      }
-    });
   }
 
   async migrate(): Promise<void> {
@@ -528,69 +511,11 @@ export class KyselyStore implements Store {
   }
 
   claimDeliveries(input: { now: number; limit: number; leaseUntil: number }): Promise<Delivery[]> {
-    if (this.options.outbox) return this.options.outbox.claim(input);
-    return this.bookkeeping(async (trx) => {
-      // Fresh deliveries first, then retries: each lane is read in the order of its partial index (migration 0004),
-      // whose conditions are written as literals here so the planner can match them.
-      const due = (fresh: boolean, limit: number) =>
-        trx
-          .selectFrom('deliveries')
-          .select('id')
-          .where('status', '=', sql.lit('pending'))
-          .where('attempts', fresh ? '=' : '>', sql.lit(0))
-          .where('next_attempt_at', '<=', input.now)
-          .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<', input.now)]))
-          .orderBy('next_attempt_at')
-          .limit(limit)
-          .execute();
-      const ids = (await due(true, input.limit)).map((row) => row.id);
-      if (ids.length < input.limit) ids.push(...(await due(false, input.limit - ids.length)).map((row) => row.id));
-      if (ids.length === 0) return [];
-      const rows = await trx.updateTable('deliveries').set({ lease_until: input.leaseUntil }).where('id', 'in', ids).returningAll().execute();
-      return rows.map(deliveryFromRow).sort((a, b) => a.attempts - b.attempts || (a.nextAttemptAt ?? 0) - (b.nextAttemptAt ?? 0));
-    });
+    return this.options.outbox.claim(input);
   }
 
   recordAttempts(records: { attempt: DeliveryAttempt; outcome: DeliveryOutcome }[], now: number): Promise<boolean[]> {
-    if (this.options.outbox) return this.options.outbox.record(records, now);
-    return this.bookkeeping(async (trx) => {
-      const recorded: boolean[] = [];
-      for (const { attempt, outcome } of records) {
-        // Only the worker whose attempt this is may record it: a lease that ran out and was taken over by another
-        // worker has moved `attempts` on, and this late answer changes nothing.
-        const updated = await trx
-          .updateTable('deliveries')
-          .set({
-            status: outcome.status,
-            attempts: attempt.attempt,
-            next_attempt_at: outcome.nextAttemptAt,
-            lease_until: null,
-            last_status_code: outcome.lastStatusCode,
-            last_error: outcome.lastError,
-            updated_at: now,
-          })
-          .where('id', '=', attempt.deliveryId)
-          .where('attempts', '=', attempt.attempt - 1)
-          .executeTakeFirst();
-        const ok = Number(updated.numUpdatedRows) > 0;
-        recorded.push(ok);
-        if (!ok) continue;
-        await trx
-          .insertInto('delivery_attempts')
-          .values({
-            delivery_id: attempt.deliveryId,
-            attempt: attempt.attempt,
-            started_at: attempt.startedAt,
-            duration_ms: attempt.durationMs,
-            status_code: attempt.statusCode,
-            response_body: attempt.responseBody,
-            error: attempt.error,
-          })
-          .onConflict((conflict) => conflict.doNothing())
-          .execute();
-      }
-      return recorded;
-    });
+    return this.options.outbox.record(records, now);
   }
 
   async retryDelivery(environmentId: string, id: string, now: number): Promise<boolean> {
@@ -645,11 +570,8 @@ export class KyselyStore implements Store {
     };
   }
 
-  async postponeDelivery(id: string, attempts: number, until: number): Promise<void> {
-    if (this.options.outbox) return this.options.outbox.postpone(id, attempts, until);
-    await this.bookkeeping((trx) =>
-      trx.updateTable('deliveries').set({ next_attempt_at: until, lease_until: null }).where('id', '=', id).where('attempts', '=', attempts).execute(),
-    );
+  postponeDelivery(id: string, attempts: number, until: number): Promise<void> {
+    return this.options.outbox.postpone(id, attempts, until);
   }
 
   async addIntegrationNotice(notice: IntegrationNotice): Promise<void> {

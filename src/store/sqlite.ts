@@ -6,6 +6,7 @@ import { runIngest, toIngestResults } from './ingest.js';
 import { KyselyStore } from './kysely-store.js';
 import type { Database as Schema } from './schema.js';
 import { SqliteIngestOps } from './sqlite/ingest-ops.js';
+import { SqliteOutbox } from './sqlite/outbox.js';
 import { configureSqlite } from './sqlite/pragmas.js';
 import type { IngestBatch, IngestResult, Store } from './types.js';
 
@@ -83,6 +84,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
   return new KyselyStore({
     dialect: 'sqlite',
     db,
+    outbox: new SqliteOutbox(database, db),
     ingest: (batch) =>
       new Promise((resolve, reject) => {
         queue.push({ batch, resolve, reject });
