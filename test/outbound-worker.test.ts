@@ -121,7 +121,7 @@ for (const dialect of DIALECTS) {
       // both unsent deliveries can be claimed at once: none is left leased to the stopped worker
       const now = Date.now();
       const claimable = await mailtrail.store.claimDeliveries({ now, limit: 10, leaseUntil: now + 60_000 });
-      expect(claimable.map((delivery) => [delivery.status, delivery.attempts])).toEqual([
+      expect(claimable.map(({ delivery }) => [delivery.status, delivery.attempts])).toEqual([
         ['pending', 0],
         ['pending', 0],
       ]);

@@ -1,8 +1,7 @@
 import { MailtrailError } from '../core/errors.js';
 import type { Logger } from '../log.js';
-import type { NormalizedEvent } from '../core/event.js';
 import { storableText } from '../core/text.js';
-import type { Delivery, DeliveryAttempt, DeliveryOutcome, Message, Store, WebhookEndpoint } from '../store/types.js';
+import type { ClaimedDelivery, Delivery, DeliveryAttempt, DeliveryOutcome, Store, WebhookEndpoint } from '../store/types.js';
 import type { EndpointService } from './endpoints.js';
 import { renderPayload } from './payload.js';
 import { nextAttemptAt, retryAfterMs } from './schedule.js';
@@ -39,7 +38,7 @@ export class DeliveryWorker {
   private stopped = true;
   private readonly idle = new Set<() => void>();
   /** Claimed and read, waiting for a free slot, each with the end of its lease. */
-  private ready: { delivery: Delivery; prepared: Prepared; leaseUntil: number }[] = [];
+  private ready: (ClaimedDelivery & { leaseUntil: number })[] = [];
   /** Attempts waiting to be recorded, with the callers waiting on them: recorded together, one commit for many. */
   private queue: { record: { attempt: DeliveryAttempt; outcome: DeliveryOutcome }; done: (recorded: boolean) => void; failed: (error: unknown) => void }[] = [];
   private flushing = false;
@@ -93,7 +92,7 @@ export class DeliveryWorker {
     if (room < concurrency / 2) return;
     const now = this.options.now();
     const leaseUntil = now + this.leaseMs();
-    let claimed: Delivery[];
+    let claimed: ClaimedDelivery[];
     try {
       // Longer than an attempt can take, so no live worker's delivery is taken over; a crashed worker's is, after it.
       claimed = await this.options.store.claimDeliveries({ now, limit: room, leaseUntil });
@@ -101,15 +100,7 @@ export class DeliveryWorker {
       this.options.log.warn({ err: error }, 'could not claim deliveries');
       return;
     }
-    let prepared: Map<string, Prepared>;
-    try {
-      prepared = await this.prepare(claimed);
-    } catch (error) {
-      // the leases run out and the deliveries are claimed again
-      this.options.log.warn({ err: error }, 'could not read the claimed deliveries');
-      return;
-    }
-    for (const delivery of claimed) this.ready.push({ delivery, prepared: prepared.get(delivery.id)!, leaseUntil });
+    for (const entry of claimed) this.ready.push({ ...entry, leaseUntil });
     if (this.stopped) {
       // stopped meanwhile: given back at once rather than left to their leases
       await this.release();
@@ -122,9 +113,10 @@ export class DeliveryWorker {
   /** Starts claimed deliveries while there are free slots. */
   private startReady(): void {
     while (!this.stopped && this.inFlight < this.options.concurrency && this.ready.length > 0) {
-      const { delivery, prepared, leaseUntil } = this.ready.shift()!;
+      const claimed = this.ready.shift()!;
       this.inFlight++;
-      void this.deliver(delivery, prepared, leaseUntil)
+      const { delivery } = claimed;
+      void this.deliver(claimed)
         .catch((error: unknown) => this.options.log.error({ err: error, deliveryId: delivery.id }, 'delivery attempt failed to record'))
         .finally(() => {
           this.inFlight--;
@@ -152,31 +144,7 @@ export class DeliveryWorker {
     }
   }
 
-  /** What each claimed delivery needs, read for the whole claim at once: endpoints, events, messages. */
-  private async prepare(claimed: Delivery[]): Promise<Map<string, Prepared>> {
-    const { store } = this.options;
-    const byEnvironment = new Map<string, Delivery[]>();
-    for (const delivery of claimed) byEnvironment.set(delivery.environmentId, [...(byEnvironment.get(delivery.environmentId) ?? []), delivery]);
-    const prepared = new Map<string, Prepared>();
-    for (const [environmentId, deliveries] of byEnvironment) {
-      const endpoints = new Map((await store.listEndpoints(environmentId)).map((endpoint) => [endpoint.id, endpoint]));
-      const eventIds = [...new Set(deliveries.map((delivery) => delivery.eventId))];
-      const messageIds = [...new Set(deliveries.flatMap((delivery) => (delivery.messageId ? [delivery.messageId] : [])))];
-      const { events, messages } = await store.getEventsAndMessages(environmentId, eventIds, messageIds);
-      const eventsById = new Map(events.map((event) => [event.id, event]));
-      const messagesById = new Map(messages.map((message) => [message.id, message]));
-      for (const delivery of deliveries) {
-        prepared.set(delivery.id, {
-          endpoint: endpoints.get(delivery.endpointId) ?? null,
-          event: eventsById.get(delivery.eventId) ?? null,
-          message: delivery.messageId ? (messagesById.get(delivery.messageId) ?? null) : null,
-        });
-      }
-    }
-    return prepared;
-  }
-
-  private async deliver(delivery: Delivery, { endpoint, event, message }: Prepared, leaseUntil: number): Promise<void> {
+  private async deliver({ delivery, endpoint, event, message, leaseUntil }: ClaimedDelivery & { leaseUntil: number }): Promise<void> {
     const { now } = this.options;
     const attempt = delivery.attempts + 1;
     const startedAt = now();
@@ -320,12 +288,6 @@ export class DeliveryWorker {
       await store.updateEndpoint(endpoint.environmentId, endpoint.id, { enabled: false, disabledReason: 'every attempt failed for 5 days', updatedAt: at });
     }
   }
-}
-
-interface Prepared {
-  endpoint: WebhookEndpoint | null;
-  event: NormalizedEvent | null;
-  message: Message | null;
 }
 
 export function checkConcurrency(value: number): number {

@@ -7,6 +7,7 @@ import { migrations, type Dialect } from './migrations.js';
 import { deliveryFromRow, endpointFromRow, endpointToRow, eventFromRow, integrationFromRow, integrationToRow, messageFromRow, stateEventFromRow, stateToColumns } from './rows.js';
 import type { Database, MessageRow } from './schema.js';
 import type {
+  ClaimedDelivery,
   Delivery,
   DeliveryAttempt,
   DeliveryFilter,
@@ -510,7 +511,7 @@ export class KyselyStore implements Store {
     };
   }
 
-  claimDeliveries(input: { now: number; limit: number; leaseUntil: number }): Promise<Delivery[]> {
+  claimDeliveries(input: { now: number; limit: number; leaseUntil: number }): Promise<ClaimedDelivery[]> {
     return this.options.outbox.claim(input);
   }
 
@@ -554,20 +555,6 @@ export class KyselyStore implements Store {
     const lanes = await Promise.all([lane(true), lane(false)]);
     const oldest = lanes.flatMap((row) => (row?.oldest === null || row?.oldest === undefined ? [] : [Number(row.oldest)]));
     return { due: lanes.reduce((sum, row) => sum + Number(row?.due ?? 0), 0), oldestDueAt: oldest.length > 0 ? Math.min(...oldest) : null };
-  }
-
-  async getEventsAndMessages(environmentId: string, eventIds: string[], messageIds: string[]): Promise<{ events: NormalizedEvent[]; messages: Message[] }> {
-    // Events by their primary key alone, the environment checked on the rows: with `environment_id = ?` beside an
-    // `in` list, SQLite's planner (without statistics) walks the environment's whole feed index instead of the keys.
-    // Messages are keyed by (environment_id, id), which the planner does use.
-    const [events, messages] = await Promise.all([
-      eventIds.length === 0 ? [] : this.db.selectFrom('events').selectAll().where('id', 'in', eventIds).execute(),
-      messageIds.length === 0 ? [] : this.db.selectFrom('messages').selectAll().where('environment_id', '=', environmentId).where('id', 'in', messageIds).execute(),
-    ]);
-    return {
-      events: events.filter((row) => row.environment_id === environmentId).map(eventFromRow),
-      messages: messages.map(messageFromRow),
-    };
   }
 
   postponeDelivery(id: string, attempts: number, until: number): Promise<void> {

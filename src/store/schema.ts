@@ -192,3 +192,4 @@ export interface DeliveryAttemptTable {
 export type MessageRow = MessageTable;
 export type EventRow = EventTable;
 export type DeliveryRow = DeliveryTable;
+export type WebhookEndpointRow = WebhookEndpointTable;

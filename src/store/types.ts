@@ -95,6 +95,14 @@ export interface DeliveryAttempt {
   error: string | null;
 }
 
+/** A leased delivery with what its request is made of (see `Store.claimDeliveries`). */
+export interface ClaimedDelivery {
+  delivery: Delivery;
+  endpoint: WebhookEndpoint | null;
+  event: NormalizedEvent | null;
+  message: Message | null;
+}
+
 /** What an attempt changes on its delivery: done (succeeded or failed for good) or due again at nextAttemptAt. */
 export interface DeliveryOutcome {
   status: WebhookDeliveryStatus;
@@ -261,9 +269,10 @@ export interface Store {
   getDelivery(environmentId: string, id: string): Promise<{ delivery: Delivery; attempts: DeliveryAttempt[] } | null>;
   /**
    * Leases up to `limit` due deliveries until `leaseUntil`, fresh ones (no attempt yet) before retries, so a
-   * backlog of retries never holds up new events. On PostgreSQL rows other workers hold are skipped.
+   * backlog of retries never holds up new events. On PostgreSQL rows other workers hold are skipped. Each comes with
+   * what its request is made of, read in the same step: its endpoint, its event and its message (null when gone).
    */
-  claimDeliveries(input: { now: number; limit: number; leaseUntil: number }): Promise<Delivery[]>;
+  claimDeliveries(input: { now: number; limit: number; leaseUntil: number }): Promise<ClaimedDelivery[]>;
   /**
    * Records attempts and their outcomes in one transaction (one commit for many attempts), each only if the lease
    * is still this worker's (the attempt number matches); returns, for each, whether it was recorded.
@@ -271,8 +280,6 @@ export interface Store {
   recordAttempts(records: { attempt: DeliveryAttempt; outcome: DeliveryOutcome }[], now: number): Promise<boolean[]>;
   /** Gives a claimed delivery back, due at `until`, without counting an attempt (if `attempts` still matches). */
   postponeDelivery(id: string, attempts: number, until: number): Promise<void>;
-  /** Events and messages by id, for a worker's whole claim at once; missing ones are left out. */
-  getEventsAndMessages(environmentId: string, eventIds: string[], messageIds: string[]): Promise<{ events: NormalizedEvent[]; messages: Message[] }>;
   /** Deliveries due now, and when the oldest of them became due (null when none is). */
   outboxStats(now: number): Promise<{ due: number; oldestDueAt: number | null }>;
   /** Makes a finished delivery due now again (its attempt count goes on); false when it is still pending. */

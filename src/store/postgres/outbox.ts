@@ -1,7 +1,7 @@
 import { sql, type Kysely } from 'kysely';
-import { deliveryFromRow } from '../rows.js';
-import type { Database, DeliveryRow } from '../schema.js';
-import type { Delivery, DeliveryAttempt, DeliveryOutcome } from '../types.js';
+import { deliveryFromRow, endpointFromRow, eventFromRow, messageFromRow } from '../rows.js';
+import type { Database, DeliveryRow, EventRow, MessageRow, WebhookEndpointRow } from '../schema.js';
+import type { ClaimedDelivery, DeliveryAttempt, DeliveryOutcome } from '../types.js';
 
 /**
  * The outbox's bookkeeping on PostgreSQL: each claim and each group of attempt records is one statement, so one
@@ -13,12 +13,13 @@ export class PostgresOutbox {
   constructor(private readonly db: Kysely<Database>) {}
 
   /**
-   * Leases up to `limit` due deliveries, fresh ones first and then retries, each lane one range of the
-   * (status, attempts, next_attempt_at) index; rows another worker holds are skipped, not waited for.
+   * Leases up to `limit` due deliveries, fresh ones first and then retries, each lane read in the order of its
+   * partial index; rows another worker holds are skipped, not waited for. The same statement reads each delivery's
+   * endpoint, event and message, so a claim is one round trip.
    */
-  async claim(input: { now: number; limit: number; leaseUntil: number }): Promise<Delivery[]> {
+  async claim(input: { now: number; limit: number; leaseUntil: number }): Promise<ClaimedDelivery[]> {
     const { now, limit, leaseUntil } = input;
-    const { rows } = await sql<DeliveryRow>`
+    const { rows } = await sql<{ delivery: DeliveryRow; endpoint: WebhookEndpointRow | null; event: EventRow | null; message: MessageRow | null }>`
       with fresh as (
         select id from deliveries
         where status = 'pending' and attempts = 0 and next_attempt_at <= ${now} and (lease_until is null or lease_until < ${now})
@@ -27,11 +28,23 @@ export class PostgresOutbox {
         select id from deliveries
         where status = 'pending' and attempts > 0 and next_attempt_at <= ${now} and (lease_until is null or lease_until < ${now})
         order by next_attempt_at limit (${limit} - (select count(*) from fresh)) for update skip locked
+      ), claimed as (
+        update deliveries set lease_until = ${leaseUntil}
+        where id in (select id from fresh union all select id from retries)
+        returning *
       )
-      update deliveries set lease_until = ${leaseUntil}
-      where id in (select id from fresh union all select id from retries)
-      returning *`.execute(this.db);
-    return rows.map(deliveryFromRow).sort((a, b) => a.attempts - b.attempts || (a.nextAttemptAt ?? 0) - (b.nextAttemptAt ?? 0));
+      select to_json(c) as delivery, to_json(p) as endpoint, to_json(e) as event, to_json(m) as message
+      from claimed as c
+      left join webhook_endpoints as p on p.id = c.endpoint_id
+      left join events as e on e.id = c.event_id
+      left join messages as m on m.environment_id = c.environment_id and m.id = c.message_id
+      order by c.attempts, c.next_attempt_at`.execute(this.db);
+    return rows.map((row) => ({
+      delivery: deliveryFromRow(row.delivery),
+      endpoint: row.endpoint ? endpointFromRow(row.endpoint) : null,
+      event: row.event ? eventFromRow(row.event) : null,
+      message: row.message ? messageFromRow(row.message) : null,
+    }));
   }
 
   /**

@@ -1,9 +1,9 @@
 import type { Database as SqliteDatabase, Statement } from 'better-sqlite3';
 import type { Kysely } from 'kysely';
 import type { OutboxBookkeeping } from '../kysely-store.js';
-import { deliveryFromRow } from '../rows.js';
-import type { Database, DeliveryRow } from '../schema.js';
-import type { Delivery, DeliveryAttempt, DeliveryOutcome } from '../types.js';
+import { deliveryFromRow, endpointFromRow, eventFromRow, messageFromRow } from '../rows.js';
+import type { Database, DeliveryRow, EventRow, MessageRow, WebhookEndpointRow } from '../schema.js';
+import type { ClaimedDelivery, DeliveryAttempt, DeliveryOutcome, WebhookEndpoint } from '../types.js';
 
 /**
  * The outbox's bookkeeping on SQLite: prepared statements on the one connection, each claim and each group of
@@ -14,7 +14,9 @@ import type { Delivery, DeliveryAttempt, DeliveryOutcome } from '../types.js';
  * deliveries themselves are written by the ingest at FULL, which every transaction here puts back.
  */
 export class SqliteOutbox implements OutboxBookkeeping {
-  private prepared: Record<'fresh' | 'retries' | 'lease' | 'record' | 'attempt' | 'postpone' | 'relaxed' | 'durable', Statement> | undefined;
+  private prepared:
+    | Record<'fresh' | 'retries' | 'lease' | 'endpoint' | 'event' | 'message' | 'record' | 'attempt' | 'postpone' | 'relaxed' | 'durable', Statement>
+    | undefined;
 
   constructor(
     private readonly database: SqliteDatabase,
@@ -35,6 +37,9 @@ export class SqliteOutbox implements OutboxBookkeeping {
       fresh: due('attempts = 0').pluck(),
       retries: due('attempts > 0').pluck(),
       lease: database.prepare('update deliveries set lease_until = ? where id = ? returning *'),
+      endpoint: database.prepare('select * from webhook_endpoints where id = ?'),
+      event: database.prepare('select * from events where id = ?'),
+      message: database.prepare('select * from messages where environment_id = ? and id = ?'),
       // Only the worker whose attempt it is may record it: a lease that ran out and was taken over has moved
       // `attempts` on, and a late answer changes nothing.
       record: database.prepare(
@@ -52,13 +57,24 @@ export class SqliteOutbox implements OutboxBookkeeping {
     return this.prepared;
   }
 
-  claim(input: { now: number; limit: number; leaseUntil: number }): Promise<Delivery[]> {
+  claim(input: { now: number; limit: number; leaseUntil: number }): Promise<ClaimedDelivery[]> {
     const { now, limit, leaseUntil } = input;
     return this.transaction(() => {
+      const { statements } = this;
       // fresh deliveries first, then retries
-      const ids = this.statements.fresh.all(now, now, limit) as string[];
-      if (ids.length < limit) ids.push(...(this.statements.retries.all(now, now, limit - ids.length) as string[]));
-      return ids.map((id) => deliveryFromRow(this.statements.lease.get(leaseUntil, id) as DeliveryRow));
+      const ids = statements.fresh.all(now, now, limit) as string[];
+      if (ids.length < limit) ids.push(...(statements.retries.all(now, now, limit - ids.length) as string[]));
+      const endpoints = new Map<string, WebhookEndpoint | null>();
+      return ids.map((id) => {
+        const delivery = deliveryFromRow(statements.lease.get(leaseUntil, id) as DeliveryRow);
+        if (!endpoints.has(delivery.endpointId)) {
+          const row = statements.endpoint.get(delivery.endpointId) as WebhookEndpointRow | undefined;
+          endpoints.set(delivery.endpointId, row ? endpointFromRow(row) : null);
+        }
+        const event = statements.event.get(delivery.eventId) as EventRow | undefined;
+        const message = delivery.messageId === null ? undefined : (statements.message.get(delivery.environmentId, delivery.messageId) as MessageRow | undefined);
+        return { delivery, endpoint: endpoints.get(delivery.endpointId)!, event: event ? eventFromRow(event) : null, message: message ? messageFromRow(message) : null };
+      });
     });
   }
 
