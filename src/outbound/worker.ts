@@ -100,7 +100,11 @@ export class DeliveryWorker {
       this.options.log.warn({ err: error }, 'could not claim deliveries');
       return;
     }
-    for (const entry of claimed) this.ready.push({ ...entry, leaseUntil });
+    // fresh deliveries go ahead of the retries already waiting, as they do in the claim
+    const firstRetry = this.ready.findIndex((entry) => entry.delivery.attempts > 0);
+    const fresh = claimed.filter((entry) => entry.delivery.attempts === 0).map((entry) => ({ ...entry, leaseUntil }));
+    this.ready.splice(firstRetry === -1 ? this.ready.length : firstRetry, 0, ...fresh);
+    for (const entry of claimed) if (entry.delivery.attempts > 0) this.ready.push({ ...entry, leaseUntil });
     if (this.stopped) {
       // stopped meanwhile: given back at once rather than left to their leases
       await this.release();
