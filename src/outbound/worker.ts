@@ -1,15 +1,13 @@
 import { MailtrailError } from '../core/errors.js';
 import type { Logger } from '../log.js';
 import { storableText } from '../core/text.js';
-import type { ClaimedDelivery, Delivery, DeliveryAttempt, DeliveryOutcome, Store, WebhookEndpoint } from '../store/types.js';
+import type { AttemptRecord, ClaimedDelivery, Delivery, DeliveryOutcome, Store, WebhookEndpoint } from '../store/types.js';
 import type { EndpointService } from './endpoints.js';
 import { renderPayload } from './payload.js';
 import { nextAttemptAt, retryAfterMs } from './schedule.js';
 import { outboundHeaders } from './signing.js';
 import { REQUEST_TIMEOUT_MS, succeeded, type AttemptResponse, type Sender } from './sender.js';
 
-/** An endpoint that has failed every attempt for this long is disabled. */
-export const DISABLE_AFTER_FAILING_MS = 5 * 24 * 3600_000;
 
 export interface WorkerOptions {
   store: Store;
@@ -40,9 +38,10 @@ export class DeliveryWorker {
   /** Claimed and read, waiting for a free slot, each with the end of its lease. */
   private ready: (ClaimedDelivery & { leaseUntil: number })[] = [];
   /** Attempts waiting to be recorded, with the callers waiting on them: recorded together, one commit for many. */
-  private queue: { record: { attempt: DeliveryAttempt; outcome: DeliveryOutcome }; done: (recorded: boolean) => void; failed: (error: unknown) => void }[] = [];
+  private queue: { record: AttemptRecord; done: (recorded: boolean) => void; failed: (error: unknown) => void }[] = [];
   private flushing = false;
   private flushScheduled = false;
+  private flushFailures = 0;
   /** Per endpoint with a rate limit: the earliest time its next request may start (this process's share). */
   private readonly nextSlot = new Map<string, number>();
 
@@ -134,13 +133,13 @@ export class DeliveryWorker {
     }
   }
 
-  /** Gives the claimed deliveries that were not started back to the outbox, due at once (on stop). */
+  /** Gives the claimed deliveries that were not started back to the outbox, due when they were (on stop). */
   private async release(): Promise<void> {
     const unstarted = this.ready.splice(0);
     const now = this.options.now();
-    for (const { delivery } of unstarted) {
+    for (const { delivery, leaseUntil } of unstarted) {
       try {
-        await this.options.store.postponeDelivery(delivery.id, delivery.attempts, now);
+        await this.options.store.postponeDelivery(delivery.id, leaseUntil, delivery.nextAttemptAt ?? now);
       } catch (error) {
         // its lease runs out and it is claimed again
         this.options.log.warn({ err: error, deliveryId: delivery.id }, 'could not give a claimed delivery back');
@@ -152,6 +151,12 @@ export class DeliveryWorker {
     const { now } = this.options;
     const attempt = delivery.attempts + 1;
     const startedAt = now();
+    // Sending must end, and its record be written, while the lease is this worker's; otherwise another worker may
+    // take the delivery over and send it too. A lease already gone is not touched: whoever holds it now sends it.
+    if (startedAt + 2 * this.requestTimeoutMs() > leaseUntil) {
+      if (startedAt < leaseUntil) await this.options.store.postponeDelivery(delivery.id, leaseUntil, startedAt);
+      return;
+    }
     if (!endpoint || !endpoint.enabled) {
       const reason = endpoint ? `the endpoint is disabled${endpoint.disabledReason ? `: ${endpoint.disabledReason}` : ''}` : 'the endpoint was deleted';
       await this.record(delivery, attempt, startedAt, null, { status: 'failed', nextAttemptAt: null, lastStatusCode: null, lastError: reason });
@@ -162,9 +167,9 @@ export class DeliveryWorker {
       return;
     }
     const wait = this.slotWait(endpoint);
-    if (now() + wait + this.requestTimeoutMs() > leaseUntil) {
-      // the endpoint's rate limit would hold this attempt past its lease: due again when there is room
-      await this.options.store.postponeDelivery(delivery.id, delivery.attempts, now() + wait);
+    if (now() + wait + 2 * this.requestTimeoutMs() > leaseUntil) {
+      // the endpoint's rate limit would hold this attempt too close to the end of its lease: due again when there is room
+      await this.options.store.postponeDelivery(delivery.id, leaseUntil, now() + wait);
       return;
     }
     let body: string;
@@ -182,7 +187,6 @@ export class DeliveryWorker {
     const response = await this.options.sender.post(endpoint.url, headers, body);
     const outcome = this.outcome(response, attempt);
     await this.record(delivery, attempt, startedAt, response, outcome);
-    await this.updateEndpointHealth(endpoint, response, outcome);
   }
 
   /** How long this endpoint's next request must wait for its rate limit (requests `1 / rateLimit` s apart). */
@@ -226,7 +230,7 @@ export class DeliveryWorker {
   }
 
   private async record(delivery: Delivery, attempt: number, startedAt: number, response: AttemptResponse | null, outcome: DeliveryOutcome): Promise<void> {
-    const record = {
+    const record: AttemptRecord = {
       attempt: {
         deliveryId: delivery.id,
         attempt,
@@ -238,6 +242,9 @@ export class DeliveryWorker {
         error: response ? (response.error === null ? null : storableText(response.error)) : outcome.lastError,
       },
       outcome,
+      endpointId: delivery.endpointId,
+      // only a request made says something about the endpoint
+      health: response === null ? null : succeeded(response) ? 'succeeded' : response.statusCode === 410 ? 'gone' : 'failed',
     };
     const recorded = await new Promise<boolean>((done, failed) => {
       this.queue.push({ record, done, failed });
@@ -259,40 +266,41 @@ export class DeliveryWorker {
     });
   }
 
-  /** Group commit for attempts: whatever finished while the last transaction ran goes into the next one. */
+  /**
+   * Group commit for attempts: whatever finished while the last transaction ran goes into the next one. A group
+   * that cannot be written (the database busy or unreachable for a moment) is tried again a few times, with
+   * growing pauses, before its attempts are reported as unrecorded: they were sent, and would be sent again.
+   */
   private async flush(): Promise<void> {
     if (this.flushing || this.queue.length === 0) return;
     this.flushing = true;
     const batch = this.queue.splice(0, 500);
     try {
-      const recorded = await this.options.store.recordAttempts(batch.map((entry) => entry.record), this.options.now());
+      const recorded = await this.options.store.recordAttempts(
+        batch.map((entry) => entry.record),
+        this.options.now(),
+      );
+      this.flushFailures = 0;
       batch.forEach((entry, index) => entry.done(recorded[index] ?? false));
     } catch (error) {
-      for (const entry of batch) entry.failed(error);
+      if (this.flushFailures < FLUSH_RETRIES) {
+        this.flushFailures++;
+        this.options.log.warn({ err: error, attempts: batch.length }, 'could not record attempts; trying again');
+        this.queue.unshift(...batch);
+        await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** this.flushFailures));
+      } else {
+        this.flushFailures = 0;
+        for (const entry of batch) entry.failed(error);
+      }
     } finally {
       this.flushing = false;
       void this.flush();
     }
   }
-
-  private async updateEndpointHealth(endpoint: WebhookEndpoint, response: AttemptResponse, outcome: DeliveryOutcome): Promise<void> {
-    const { store, now } = this.options;
-    const at = now();
-    if (outcome.status === 'succeeded') {
-      if (endpoint.failingSince !== null) await store.updateEndpoint(endpoint.environmentId, endpoint.id, { failingSince: null, updatedAt: at });
-      return;
-    }
-    if (response.statusCode === 410) {
-      await store.updateEndpoint(endpoint.environmentId, endpoint.id, { enabled: false, disabledReason: 'the endpoint answered 410 Gone', updatedAt: at });
-      return;
-    }
-    if (endpoint.failingSince === null) {
-      await store.updateEndpoint(endpoint.environmentId, endpoint.id, { failingSince: at, updatedAt: at });
-    } else if (at - endpoint.failingSince >= DISABLE_AFTER_FAILING_MS) {
-      await store.updateEndpoint(endpoint.environmentId, endpoint.id, { enabled: false, disabledReason: 'every attempt failed for 5 days', updatedAt: at });
-    }
-  }
 }
+
+/** How many times a group of attempt records is tried again (after 0.2, 0.4, 0.8, 1.6 and 3.2 s). */
+const FLUSH_RETRIES = 5;
 
 export function checkConcurrency(value: number): number {
   if (!Number.isInteger(value) || value < 1 || value > 256) throw new MailtrailError('MT_ERR_CONFIG', 'the webhook worker concurrency must be 1 to 256');

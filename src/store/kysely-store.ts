@@ -7,11 +7,11 @@ import { migrations, type Dialect } from './migrations.js';
 import { deliveryFromRow, endpointFromRow, endpointToRow, eventFromRow, integrationFromRow, integrationToRow, messageFromRow, stateEventFromRow, stateToColumns } from './rows.js';
 import type { Database, MessageRow } from './schema.js';
 import type {
+  AttemptRecord,
   ClaimedDelivery,
   Delivery,
   DeliveryAttempt,
   DeliveryFilter,
-  DeliveryOutcome,
   Environment,
   EventFilter,
   IdempotencyClaim,
@@ -515,7 +515,7 @@ export class KyselyStore implements Store {
     return this.options.outbox.claim(input);
   }
 
-  recordAttempts(records: { attempt: DeliveryAttempt; outcome: DeliveryOutcome }[], now: number): Promise<boolean[]> {
+  recordAttempts(records: AttemptRecord[], now: number): Promise<boolean[]> {
     return this.options.outbox.record(records, now);
   }
 
@@ -557,8 +557,8 @@ export class KyselyStore implements Store {
     return { due: lanes.reduce((sum, row) => sum + Number(row?.due ?? 0), 0), oldestDueAt: oldest.length > 0 ? Math.min(...oldest) : null };
   }
 
-  postponeDelivery(id: string, attempts: number, until: number): Promise<void> {
-    return this.options.outbox.postpone(id, attempts, until);
+  postponeDelivery(id: string, leaseUntil: number, until: number): Promise<void> {
+    return this.options.outbox.postpone(id, leaseUntil, until);
   }
 
   async addIntegrationNotice(notice: IntegrationNotice): Promise<void> {

@@ -95,6 +95,22 @@ export interface DeliveryAttempt {
   error: string | null;
 }
 
+/** What an attempt says about its endpoint: it answered 2xx, it failed, or it answered 410 Gone. */
+export type EndpointHealth = 'succeeded' | 'failed' | 'gone';
+
+/** An endpoint whose every attempt has failed for this long is disabled, as the attempt that shows it is recorded. */
+export const DISABLE_AFTER_FAILING_MS = 5 * 24 * 3600_000;
+export const DISABLED_GONE = 'the endpoint answered 410 Gone';
+export const DISABLED_FAILING = 'every attempt failed for 5 days';
+
+/** One attempt to record, with its outcome and, when a request was made, what it says about the endpoint. */
+export interface AttemptRecord {
+  attempt: DeliveryAttempt;
+  outcome: DeliveryOutcome;
+  endpointId: string;
+  health: EndpointHealth | null;
+}
+
 /** A leased delivery with what its request is made of (see `Store.claimDeliveries`). */
 export interface ClaimedDelivery {
   delivery: Delivery;
@@ -275,11 +291,17 @@ export interface Store {
   claimDeliveries(input: { now: number; limit: number; leaseUntil: number }): Promise<ClaimedDelivery[]>;
   /**
    * Records attempts and their outcomes in one transaction (one commit for many attempts), each only if the lease
-   * is still this worker's (the attempt number matches); returns, for each, whether it was recorded.
+   * is still this worker's (the attempt number matches); returns, for each, whether it was recorded. In the same
+   * step, the recorded attempts' endpoints: a 2xx clears `failingSince`; a failure sets it when unset, and disables
+   * the endpoint once it is `DISABLE_AFTER_FAILING_MS` old; a 410 disables it. Worked out on the rows as they are,
+   * so workers holding older copies of an endpoint cannot undo one another.
    */
-  recordAttempts(records: { attempt: DeliveryAttempt; outcome: DeliveryOutcome }[], now: number): Promise<boolean[]>;
-  /** Gives a claimed delivery back, due at `until`, without counting an attempt (if `attempts` still matches). */
-  postponeDelivery(id: string, attempts: number, until: number): Promise<void>;
+  recordAttempts(records: AttemptRecord[], now: number): Promise<boolean[]>;
+  /**
+   * Gives a claimed delivery back, due at `until`, without counting an attempt; only while the lease is still the
+   * one this worker was given (`leaseUntil`), so a delivery another worker has claimed since is left alone.
+   */
+  postponeDelivery(id: string, leaseUntil: number, until: number): Promise<void>;
   /** Deliveries due now, and when the oldest of them became due (null when none is). */
   outboxStats(now: number): Promise<{ due: number; oldestDueAt: number | null }>;
   /** Makes a finished delivery due now again (its attempt count goes on); false when it is still pending. */

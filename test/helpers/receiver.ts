@@ -2,7 +2,10 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export interface Received {
+  /** performance.now() on arrival. */
   at: number;
+  /** Date.now() on arrival, to compare with times Mailtrail records. */
+  wallAt: number;
   path: string;
   headers: IncomingHttpHeaders;
   body: string;
@@ -26,7 +29,7 @@ export async function receiver(port = 0): Promise<Receiver> {
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
-      requests.push({ at: performance.now(), path: request.url!, headers: request.headers, body: Buffer.concat(chunks).toString('utf8') });
+      requests.push({ at: performance.now(), wallAt: Date.now(), path: request.url!, headers: request.headers, body: Buffer.concat(chunks).toString('utf8') });
       const status = script.get(request.url!)?.shift() ?? 200;
       response.writeHead(status, { 'content-type': 'text/plain' }).end(request.url === '/nul' ? 'ok\u0000 with a NUL' : `answered ${status}`);
     });
