@@ -63,8 +63,8 @@ for (const dialect of DIALECTS) {
     const closing: (() => Promise<void>)[] = [];
 
     /** A Mailtrail without its own worker, an environment, an integration, and one endpoint for delivered events. */
-    async function setUp(url: string, endpoint: { rateLimit?: number } = {}) {
-      storage = await freshStore(dialect);
+    async function setUp(url: string, endpoint: { rateLimit?: number } = {}, store?: TestStore) {
+      storage = store ?? (await freshStore(dialect));
       mailtrail = await createMailtrail({ store: storage.store, secret: generateMasterSecret(), outbound: { worker: false } });
       const { environmentId } = await mailtrail.createEnvironment('worker');
       const { integration } = await mailtrail.integrations.create(environmentId, { providerId: 'generic', name: 'generic' });
@@ -248,6 +248,50 @@ for (const dialect of DIALECTS) {
       other.close();
       expect(await synchronous(store)).toBe(2);
       expect(await store.claimDeliveries({ now, limit: 4, leaseUntil: now + 60_000 })).toEqual([]);
+    });
+
+    it.runIf(dialect === 'sqlite')('records an attempt once the database lets it, rather than sending it again', async () => {
+      // a store that waits only 50 ms for a lock, and another connection that takes the lock while the receiver
+      // answers, for 300 ms: the first tries to record the attempt find the database busy
+      const dataDir = mkdtempSync(join(tmpdir(), 'mailtrail-locked-'));
+      const filename = join(dataDir, 'mailtrail.db');
+      const store = createSqliteStore({ filename, busyTimeoutMs: 50 });
+      await store.migrate();
+      const other = new Database(filename);
+      closing.push(async () => {
+        if (other.open) other.close();
+      });
+      let locked = false;
+      const server: Server = createServer((request, response) => {
+        request.resume();
+        request.on('end', () => {
+          if (!locked) {
+            locked = true;
+            other.exec('begin immediate');
+            setTimeout(() => other.exec('commit'), 300);
+          }
+          response.writeHead(204).end();
+        });
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      closing.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+      const { environmentId, endpoint, ingest } = await setUp(`http://127.0.0.1:${(server.address() as AddressInfo).port}/locked`, {}, {
+        store,
+        location: { dataDir },
+        cleanup: async () => {
+          await store.close();
+          rmSync(dataDir, { recursive: true, force: true });
+        },
+      });
+      await ingest(delivered(1, 'locked'));
+      start(worker(mailtrail));
+      const page = await until(
+        () => mailtrail.store.listDeliveries(environmentId, endpoint.id, { limit: 10 }),
+        (result) => result.data[0]?.status === 'succeeded',
+        5_000,
+      );
+      expect(locked).toBe(true);
+      expect(page.data.map((delivery) => [delivery.status, delivery.attempts])).toEqual([['succeeded', 1]]);
     });
 
     it.runIf(dialect === 'sqlite')('leaves the connection at synchronous=FULL after the outbox bookkeeping', async () => {
