@@ -36,7 +36,7 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
   const pool = connect(options.poolSize ?? 10, []);
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   // The outbox's leases and attempt records, on a few connections of their own that commit without a WAL flush.
-  const bookkeeping = new Kysely<Database>({ dialect: new PostgresDialect({ pool: connect(4, ['-c synchronous_commit=off']) }) });
+  const bookkeeping = connect(4, ['-c synchronous_commit=off']);
   const transaction = async <T>(work: (trx: Transaction<Database>) => Promise<T>): Promise<T> => {
     for (let attempt = 1; ; attempt++) {
       try {
@@ -54,7 +54,10 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
     transaction,
     ingest: async (batch) => toIngestResults(await transaction((trx) => runIngest(new PostgresIngestOps(trx), batch))),
     outbox: new PostgresOutbox(bookkeeping),
-    close: () => bookkeeping.destroy(),
+    // closing twice (an embedder and Mailtrail both closing the store) is harmless, as it is for the main pool
+    close: async () => {
+      if (!bookkeeping.ended) await bookkeeping.end();
+    },
     beforeMigrate: async () => {
       if (schema) await pool.query(`create schema if not exists ${schema}`);
     },
