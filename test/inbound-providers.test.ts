@@ -311,6 +311,28 @@ for (const dialect of DIALECTS) {
         ]);
       });
 
+      it('counts one open once when SparkPost or Brevo reports it under two types', async () => {
+        const json = { 'content-type': 'application/json' };
+        const sparkpost = (await server.api('/v1/integrations', { body: { providerId: 'sparkpost', name: 'SparkPost opens' } })).body;
+        const open = (type: string, id: string, at: number) => ({ msys: { track_event: { type, event_id: id, transmission_id: 'sp-opens', rcpt_to: 'jo@example.com', timestamp: String(at) } } });
+        // one view of the whole message (top and bottom pixel), then a second view of a clipped copy (top pixel only)
+        const views = JSON.stringify([open('initial_open', 'sp-o1', 1795258800), open('open', 'sp-o2', 1795258801), open('initial_open', 'sp-o3', 1795258900)]);
+        const stored = await server.inbound(sparkpost.id, views, { ...json, authorization: basic('mailtrail', sparkpost.credentials.password) });
+        expect(stored.status).toBe(200);
+        const spMessage = (await server.api(`/v1/messages?providerMessageId=sp-opens`)).body.data[0];
+        expect(spMessage.state).toMatchObject({ opens: 2, humanOpens: 2 });
+        expect((await server.api(`/v1/messages/${spMessage.id}`)).body.timeline.map((event: { nativeType: string }) => event.nativeType)).toEqual(['initial_open', 'open', 'initial_open']);
+
+        const brevo = (await server.api('/v1/integrations', { body: { providerId: 'brevo', name: 'Brevo opens' } })).body;
+        const first = { event: 'unique_opened', email: 'kim@example.com', 'message-id': '<brevo-opens@smtp-relay.mailin.fr>', ts_event: 1795258800 };
+        const headers = { ...json, authorization: basic('mailtrail', brevo.credentials.password) };
+        for (const event of [first, { ...first, event: 'opened' }, { ...first, event: 'opened', ts_event: 1795259000 }]) {
+          expect((await server.inbound(brevo.id, JSON.stringify(event), headers)).status).toBe(200);
+        }
+        const brevoMessage = (await server.api(`/v1/messages?providerMessageId=brevo-opens@smtp-relay.mailin.fr`)).body.data[0];
+        expect(brevoMessage.state).toMatchObject({ opens: 2, firstOpenedAt: '2026-11-21T11:00:00.000Z' });
+      });
+
       it('refuses rotating credentials of a provider that signs', async () => {
         const created = await server.api('/v1/integrations', { body: { providerId: 'resend', name: 'R' } });
         expect(await server.api(`/v1/integrations/${created.body.id}/rotate-credentials`, { method: 'POST' })).toMatchObject({ status: 400 });

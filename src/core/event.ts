@@ -24,6 +24,12 @@ export interface ParsedEvent {
   ip?: string | undefined;
   machine?: boolean | undefined;
   machineReason?: string | undefined;
+  /**
+   * An open the provider also reports under another type: SparkPost's top-pixel `initial_open` beside `open`,
+   * Brevo's `unique_opened` beside `opened`. A message counts the larger of the two kinds, never their sum, so an
+   * account that sends both counts each open once and one that sends either kind alone still counts its opens.
+   */
+  echo?: boolean | undefined;
   /** The provider's event exactly as received (a JSON text). */
   raw: string;
 }

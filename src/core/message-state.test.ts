@@ -9,6 +9,7 @@ const eventArbitrary = fc.record({
   // a small range so that equal timestamps, the hard case, are common
   occurredAt: fc.integer({ min: 0, max: 5 }),
   machine: fc.boolean(),
+  echo: fc.boolean(),
   bounceType: fc.option(fc.constantFrom(...BOUNCE_TYPES), { nil: null }),
   reason: fc.option(fc.string({ maxLength: 4 }), { nil: null }),
 });
@@ -88,6 +89,20 @@ describe('message state', () => {
       { id: 'evt_3', status: 'clicked', occurredAt: 3000 },
     ]);
     expect(state).toMatchObject({ opens: 2, humanOpens: 1, clicks: 1, humanClicks: 1, firstOpenedAt: 1000, lastOpenedAt: 2000 });
+  });
+
+  it('counts an open the provider reports under two types once: the larger kind, never the sum', () => {
+    const open = (id: string, occurredAt: number, echo: boolean, machine = false) => ({ id, status: 'opened' as const, occurredAt, echo, machine });
+    // one view: a top-pixel echo and a bottom-pixel open (SparkPost), or a unique and an every-time open (Brevo)
+    expect(reduceMessageState([open('a', 1000, true), open('b', 1001, false)])).toMatchObject({ opens: 1, humanOpens: 1, firstOpenedAt: 1000, lastOpenedAt: 1001 });
+    // two views reported both ways, a third only as its echo (a clipped message loads the top pixel alone)
+    const views = [open('a', 1, true), open('b', 2, false), open('c', 3, true), open('d', 4, false), open('e', 5, true)];
+    expect(reduceMessageState(views)).toMatchObject({ opens: 3, mainOpens: 2, echoOpens: 3 });
+    // an account that sends only one kind counts every open of it
+    expect(reduceMessageState([open('a', 1, false), open('b', 2, false)])).toMatchObject({ opens: 2 });
+    expect(reduceMessageState([open('a', 1, true), open('b', 2, true)])).toMatchObject({ opens: 2 });
+    // human opens by the same rule: a machine echo and a human main open are one open, by a human
+    expect(reduceMessageState([open('a', 1, true, true), open('b', 2, false)])).toMatchObject({ opens: 1, humanOpens: 1 });
   });
 
   it('ignores events with no mapped status', () => {

@@ -19,10 +19,17 @@ export interface MessageState {
   /** The delivery outcome, lifted to `delivered` by any open or click when it is missing, `sent` or `delayed`. */
   status: DeliveryStatus | null;
   outcome: Outcome | null;
+  /** The larger of `mainOpens` and `echoOpens`. */
   opens: number;
   clicks: number;
+  /** The larger of `mainHumanOpens` and `echoHumanOpens`. */
   humanOpens: number;
   humanClicks: number;
+  /** Opens by kind (see `ParsedEvent.echo`): counted apart so that `opens` stays a function of the event set. */
+  mainOpens: number;
+  echoOpens: number;
+  mainHumanOpens: number;
+  echoHumanOpens: number;
   firstOpenedAt: number | null;
   lastOpenedAt: number | null;
   firstClickedAt: number | null;
@@ -42,6 +49,7 @@ export interface StateEvent {
   status: Status | null;
   occurredAt: number;
   machine?: boolean | undefined;
+  echo?: boolean | undefined;
   bounceType?: BounceType | null | undefined;
   reason?: string | null | undefined;
 }
@@ -53,6 +61,10 @@ export const EMPTY_STATE: MessageState = Object.freeze({
   clicks: 0,
   humanOpens: 0,
   humanClicks: 0,
+  mainOpens: 0,
+  echoOpens: 0,
+  mainHumanOpens: 0,
+  echoHumanOpens: 0,
   firstOpenedAt: null,
   lastOpenedAt: null,
   firstClickedAt: null,
@@ -95,8 +107,15 @@ export function mergeMessageState(state: MessageState, events: Iterable<StateEve
     }
     switch (event.status) {
       case 'opened':
-        next.opens += 1;
-        if (!event.machine) next.humanOpens += 1;
+        if (event.echo) {
+          next.echoOpens += 1;
+          if (!event.machine) next.echoHumanOpens += 1;
+        } else {
+          next.mainOpens += 1;
+          if (!event.machine) next.mainHumanOpens += 1;
+        }
+        next.opens = Math.max(next.mainOpens, next.echoOpens);
+        next.humanOpens = Math.max(next.mainHumanOpens, next.echoHumanOpens);
         next.firstOpenedAt = min(next.firstOpenedAt, event.occurredAt);
         next.lastOpenedAt = max(next.lastOpenedAt, event.occurredAt);
         break;

@@ -70,6 +70,12 @@ export const brevo = {
   },
 } satisfies ProviderAdapter;
 
+/**
+ * First opens: Brevo posts `unique_opened` (and `unique_proxy_open`) beside `opened` (`proxy_open`) for the first
+ * open of a message. Marked as echoes, so a message counts the larger kind, not both.
+ */
+const ECHO_OPENS = new Set(['unique_opened', 'uniqueOpened', 'first_opening', 'unique_proxy_open', 'uniqueProxyOpen']);
+
 function parseEvent(event: Record<string, unknown>, raw: string, receivedAt: number): ParsedEvent {
   const nativeType = text(event.event) ?? '';
   const known = Object.hasOwn(STATUS_BY_EVENT, nativeType);
@@ -90,6 +96,7 @@ function parseEvent(event: Record<string, unknown>, raw: string, receivedAt: num
     ip: text(event.ip),
     machine: proxyOpen ? true : undefined,
     machineReason: proxyOpen ? 'provider: proxy open' : undefined,
+    ...(ECHO_OPENS.has(nativeType) ? { echo: true } : {}),
     raw,
   };
 }

@@ -26,6 +26,12 @@ const STATUS_BY_TYPE: Record<string, Status> = {
 };
 
 /**
+ * The top-pixel opens: SparkPost reports one view as `initial_open` (the pixel at the top, which clipped messages
+ * still load) and `open` (the one at the bottom). Marked as echoes, so a message counts the larger kind, not both.
+ */
+const ECHO_OPENS = new Set(['initial_open', 'amp_initial_open']);
+
+/**
  * `bounce_class` → bounce type, from the "Category" column of SparkPost's Bounce Classification Codes
  * (support.sparkpost.com/docs/deliverability/bounce-classification-codes). Its "Admin" category (25 Admin
  * Failure, 26 Smart Send Suppression, 80 Subscribe) is a message SparkPost itself failed by policy; SparkPost
@@ -115,6 +121,7 @@ function parseEvent(kind: string, event: Record<string, unknown>, raw: string, r
     url: text(event.target_link_url),
     userAgent: text(event.user_agent),
     ip: engagement ? text(event.ip_address) : undefined,
+    ...(ECHO_OPENS.has(nativeType) ? { echo: true } : {}),
     raw,
   };
 }

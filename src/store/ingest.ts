@@ -327,6 +327,7 @@ export function newEventRow(batch: IngestBatch, event: ParsedEvent, id: string, 
     ip: event.ip ?? null,
     machine: event.machine ? 1 : 0,
     machine_reason: event.machineReason ?? null,
+    echo: event.echo ? 1 : 0,
     raw: event.raw,
   };
 }

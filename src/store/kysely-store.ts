@@ -206,7 +206,7 @@ export class KyselyStore implements Store {
       }
       const events = await trx
         .selectFrom('events')
-        .select(['id', 'status', 'occurred_at', 'machine', 'bounce_type', 'reason'])
+        .select(['id', 'status', 'occurred_at', 'machine', 'echo', 'bounce_type', 'reason'])
         .where('environment_id', '=', input.environmentId)
         .where('message_id', '=', id)
         .where('ignored', '=', 0)

@@ -256,5 +256,16 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    // Opens a provider reports twice, under two types (ParsedEvent.echo): messages count the larger kind. Opens
+    // stored before this migration all count as the main kind.
+    '0005_echo_opens': {
+      async up(db: Kysely<any>) {
+        await db.schema.alterTable('events').addColumn('echo', 'integer', (column) => column.notNull().defaultTo(0)).execute();
+        for (const counter of ['main_opens', 'echo_opens', 'main_human_opens', 'echo_human_opens']) {
+          await db.schema.alterTable('messages').addColumn(counter, 'integer', (column) => column.notNull().defaultTo(0)).execute();
+        }
+        await db.updateTable('messages').set({ main_opens: sql`opens`, main_human_opens: sql`human_opens` }).execute();
+      },
+    },
   };
 }

@@ -82,6 +82,10 @@ export function stateFromRow(row: MessageRow): MessageState {
     clicks: Number(row.clicks),
     humanOpens: Number(row.human_opens),
     humanClicks: Number(row.human_clicks),
+    mainOpens: Number(row.main_opens),
+    echoOpens: Number(row.echo_opens),
+    mainHumanOpens: Number(row.main_human_opens),
+    echoHumanOpens: Number(row.echo_human_opens),
     firstOpenedAt: nullableNumber(row.first_opened_at),
     lastOpenedAt: nullableNumber(row.last_opened_at),
     firstClickedAt: nullableNumber(row.first_clicked_at),
@@ -109,6 +113,10 @@ export function stateToColumns(state: MessageState): Pick<
   | 'clicks'
   | 'human_opens'
   | 'human_clicks'
+  | 'main_opens'
+  | 'echo_opens'
+  | 'main_human_opens'
+  | 'echo_human_opens'
   | 'first_opened_at'
   | 'last_opened_at'
   | 'first_clicked_at'
@@ -130,6 +138,10 @@ export function stateToColumns(state: MessageState): Pick<
     clicks: state.clicks,
     human_opens: state.humanOpens,
     human_clicks: state.humanClicks,
+    main_opens: state.mainOpens,
+    echo_opens: state.echoOpens,
+    main_human_opens: state.mainHumanOpens,
+    echo_human_opens: state.echoHumanOpens,
     first_opened_at: state.firstOpenedAt,
     last_opened_at: state.lastOpenedAt,
     first_clicked_at: state.firstClickedAt,
@@ -171,12 +183,13 @@ export function eventFromRow(row: EventRow): NormalizedEvent {
 
 
 /** What the state reducer needs of a stored event. */
-export function stateEventFromRow(row: Pick<EventRow, 'id' | 'status' | 'occurred_at' | 'machine' | 'bounce_type' | 'reason'>): StateEvent {
+export function stateEventFromRow(row: Pick<EventRow, 'id' | 'status' | 'occurred_at' | 'machine' | 'echo' | 'bounce_type' | 'reason'>): StateEvent {
   return {
     id: row.id,
     status: row.status as Status | null,
     occurredAt: Number(row.occurred_at),
     machine: Boolean(row.machine),
+    echo: Boolean(row.echo),
     bounceType: row.bounce_type as BounceType | null,
     reason: row.reason,
   };

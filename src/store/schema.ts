@@ -71,6 +71,11 @@ export interface MessageTable {
   clicks: number;
   human_opens: number;
   human_clicks: number;
+  /** Opens by kind (MessageState.mainOpens …): `opens` and `human_opens` are the larger of each pair. */
+  main_opens: number;
+  echo_opens: number;
+  main_human_opens: number;
+  echo_human_opens: number;
   first_opened_at: number | null;
   last_opened_at: number | null;
   first_clicked_at: number | null;
@@ -110,6 +115,8 @@ export interface EventTable {
   ip: string | null;
   machine: number;
   machine_reason: string | null;
+  /** 1 for an open the provider also reports under another type (ParsedEvent.echo). */
+  echo: number;
   raw: string;
 }
 

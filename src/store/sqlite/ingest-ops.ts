@@ -5,7 +5,7 @@ import { STATE_COLUMNS } from '../rows.js';
 
 const EVENT_COLUMNS: (keyof EventRow)[] = [
   'id', 'environment_id', 'integration_id', 'message_id', 'provider', 'status', 'native_type', 'ignored', 'occurred_at', 'received_at',
-  'provider_message_id', 'recipient', 'dedupe_key', 'bounce_type', 'reason', 'attempts', 'url', 'user_agent', 'ip', 'machine', 'machine_reason', 'raw',
+  'provider_message_id', 'recipient', 'dedupe_key', 'bounce_type', 'reason', 'attempts', 'url', 'user_agent', 'ip', 'machine', 'machine_reason', 'echo', 'raw',
 ];
 const DELIVERY_COLUMNS: (keyof DeliveryRow)[] = [
   'id', 'environment_id', 'endpoint_id', 'event_id', 'message_id', 'event_type', 'status', 'attempts', 'next_attempt_at', 'lease_until',
@@ -116,11 +116,11 @@ export class SqliteIngestOps implements IngestOps {
     const inserted = new Set<string>();
     const insert = this.statements.insertEvent;
     for (const row of rows) {
-      // positional binding: measurably cheaper than binding 22 named parameters per row
+      // positional binding: measurably cheaper than binding 23 named parameters per row
       const result = insert.run(
         row.id, row.environment_id, row.integration_id, row.message_id, row.provider, row.status, row.native_type, row.ignored,
         row.occurred_at, row.received_at, row.provider_message_id, row.recipient, row.dedupe_key, row.bounce_type, row.reason,
-        row.attempts, row.url, row.user_agent, row.ip, row.machine, row.machine_reason, row.raw,
+        row.attempts, row.url, row.user_agent, row.ip, row.machine, row.machine_reason, row.echo, row.raw,
       );
       if (result.changes > 0) inserted.add(row.dedupe_key);
     }
