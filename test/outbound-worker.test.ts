@@ -183,6 +183,44 @@ for (const dialect of DIALECTS) {
       expect(hooks.requests).toHaveLength(3);
     });
 
+    it('keeps slots for fresh deliveries while retries to a hanging endpoint hold the rest', async () => {
+      // an endpoint that never answers: its retries hold their slots for the whole request timeout (3 s)
+      let hanging = 0;
+      const stuck: Server = createServer((request) => {
+        hanging++;
+        request.resume();
+      });
+      await new Promise<void>((resolve) => stuck.listen(0, '127.0.0.1', resolve));
+      closing.push(() => new Promise<void>((resolve) => {
+        stuck.closeAllConnections();
+        stuck.close(() => resolve());
+      }));
+      const hooks = await receiver();
+      closing.push(hooks.close);
+      const { environmentId, ingest } = await setUp(`http://127.0.0.1:${(stuck.address() as AddressInfo).port}/stuck`);
+      await ingest(delivered(10, 'backlog'));
+      // the backlog: ten retries due now (one failed attempt each)
+      const db = (mailtrail.store as unknown as { db: Kysely<Schema> }).db;
+      await db.updateTable('deliveries').set({ attempts: 1, next_attempt_at: Date.now() - 1000 }).execute();
+      const fast = await mailtrail.endpoints.create(environmentId, { url: `${hooks.url}/fresh`, eventTypes: ['email.opened'] });
+
+      const instance = start(worker(mailtrail, { requestTimeoutMs: 3000 }));
+      // four slots: three for retries, which all hang
+      await until(async () => hanging, (count) => count === 3);
+      const sentAt = Date.now();
+      await ingest([{ ...delivered(1, 'fresh')[0]!, status: 'opened', nativeType: 'opened' }]);
+      instance.wake();
+      await until(async () => hooks.requests.length, (count) => count === 1, 2_000);
+      expect(hooks.requests).toHaveLength(1);
+      expect(hooks.requests[0]!.wallAt - sentAt).toBeLessThan(1000);
+      expect(hanging).toBe(3);
+      const page = await until(
+        () => mailtrail.store.listDeliveries(environmentId, fast.endpoint.id, { limit: 1 }),
+        (result) => result.data[0]?.status === 'succeeded',
+      );
+      expect(page.data[0]).toMatchObject({ status: 'succeeded', attempts: 1 });
+    });
+
     it('leaves a delivery alone when a stale copy of its claim tries to give it back', async () => {
       const { ingest } = await setUp('http://127.0.0.1:9/unused');
       await ingest(delivered(1, 'stale'));

@@ -30,6 +30,7 @@ export interface WorkerOptions {
  */
 export class DeliveryWorker {
   private inFlight = 0;
+  private retriesInFlight = 0;
   private timer: NodeJS.Timeout | undefined;
   private ticking = false;
   private again = false;
@@ -87,14 +88,22 @@ export class DeliveryWorker {
     const { concurrency } = this.options;
     // Claimed ahead, up to one more round of the slots, so the next deliveries are ready when slots free up; a claim
     // is a write (a commit) and is made for half the slots or more at a time, not for each slot that frees up.
-    const room = 2 * concurrency - this.inFlight - this.ready.length;
-    if (room < concurrency / 2) return;
+    let room = 2 * concurrency - this.inFlight - this.ready.length;
+    let freshOnly = false;
+    if (room < concurrency / 2) {
+      // The buffer is full of retries that wait for the slots retries may hold (slow endpoints, say): fresh
+      // deliveries are looked for alone, for the slots kept for them, so none waits behind the backlog.
+      const idle = concurrency - this.inFlight;
+      if (idle <= 0 || this.ready.some((entry) => entry.delivery.attempts === 0)) return;
+      room = idle;
+      freshOnly = true;
+    }
     const now = this.options.now();
     const leaseUntil = now + this.leaseMs();
     let claimed: ClaimedDelivery[];
     try {
       // Longer than an attempt can take, so no live worker's delivery is taken over; a crashed worker's is, after it.
-      claimed = await this.options.store.claimDeliveries({ now, limit: room, leaseUntil });
+      claimed = await this.options.store.claimDeliveries({ now, limit: room, leaseUntil, freshOnly });
     } catch (error) {
       this.options.log.warn({ err: error }, 'could not claim deliveries');
       return;
@@ -110,19 +119,29 @@ export class DeliveryWorker {
       return;
     }
     this.startReady();
-    if (claimed.length === room) this.again = true;
+    if (claimed.length === room && !freshOnly) this.again = true;
   }
 
-  /** Starts claimed deliveries while there are free slots. */
+  /**
+   * Starts claimed deliveries while there are free slots. Retries may hold all but a quarter of them (one of two
+   * or three): the rest are kept for fresh deliveries, which a backlog of retries to slow endpoints cannot hold up.
+   */
   private startReady(): void {
-    while (!this.stopped && this.inFlight < this.options.concurrency && this.ready.length > 0) {
+    const { concurrency } = this.options;
+    const retrySlots = concurrency - (concurrency >= 2 ? Math.max(1, Math.floor(concurrency / 4)) : 0);
+    while (!this.stopped && this.inFlight < concurrency && this.ready.length > 0) {
+      // fresh deliveries are at the front: when the first one is a retry, all are
+      const retry = this.ready[0]!.delivery.attempts > 0;
+      if (retry && this.retriesInFlight >= retrySlots) return;
       const claimed = this.ready.shift()!;
       this.inFlight++;
+      if (retry) this.retriesInFlight++;
       const { delivery } = claimed;
       void this.deliver(claimed)
         .catch((error: unknown) => this.options.log.error({ err: error, deliveryId: delivery.id }, 'delivery attempt failed to record'))
         .finally(() => {
           this.inFlight--;
+          if (retry) this.retriesInFlight--;
           if (this.inFlight === 0) {
             for (const resolve of this.idle) resolve();
             this.idle.clear();

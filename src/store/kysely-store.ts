@@ -8,6 +8,7 @@ import { deliveryFromRow, endpointFromRow, endpointToRow, eventFromRow, integrat
 import type { Database, MessageRow } from './schema.js';
 import type {
   AttemptRecord,
+  ClaimInput,
   ClaimedDelivery,
   Delivery,
   DeliveryAttempt,
@@ -511,7 +512,7 @@ export class KyselyStore implements Store {
     };
   }
 
-  claimDeliveries(input: { now: number; limit: number; leaseUntil: number }): Promise<ClaimedDelivery[]> {
+  claimDeliveries(input: ClaimInput): Promise<ClaimedDelivery[]> {
     return this.options.outbox.claim(input);
   }
 

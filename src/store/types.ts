@@ -111,6 +111,14 @@ export interface AttemptRecord {
   health: EndpointHealth | null;
 }
 
+/** What `Store.claimDeliveries` takes; `freshOnly` leaves the retries' lane alone. */
+export interface ClaimInput {
+  now: number;
+  limit: number;
+  leaseUntil: number;
+  freshOnly?: boolean | undefined;
+}
+
 /** A leased delivery with what its request is made of (see `Store.claimDeliveries`). */
 export interface ClaimedDelivery {
   delivery: Delivery;
@@ -288,7 +296,7 @@ export interface Store {
    * backlog of retries never holds up new events. On PostgreSQL rows other workers hold are skipped. Each comes with
    * what its request is made of, read in the same step: its endpoint, its event and its message (null when gone).
    */
-  claimDeliveries(input: { now: number; limit: number; leaseUntil: number }): Promise<ClaimedDelivery[]>;
+  claimDeliveries(input: ClaimInput): Promise<ClaimedDelivery[]>;
   /**
    * Records attempts and their outcomes in one transaction (one commit for many attempts), each only if the lease
    * is still this worker's (the attempt number matches); returns, for each, whether it was recorded. In the same

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { deliveryFromRow, endpointFromRow, eventFromRow, messageFromRow } from '../rows.js';
 import type { DeliveryRow, EventRow, MessageRow, WebhookEndpointRow } from '../schema.js';
-import { DISABLE_AFTER_FAILING_MS, DISABLED_FAILING, DISABLED_GONE, type AttemptRecord, type ClaimedDelivery } from '../types.js';
+import { DISABLE_AFTER_FAILING_MS, DISABLED_FAILING, DISABLED_GONE, type AttemptRecord, type ClaimInput, type ClaimedDelivery } from '../types.js';
 
 /**
  * The outbox's bookkeeping on PostgreSQL: each claim and each group of attempt records is one statement, so one
@@ -19,12 +19,12 @@ export class PostgresOutbox {
    * partial index; rows another worker holds are skipped, not waited for. The same statement reads each delivery's
    * endpoint, event and message, so a claim is one round trip.
    */
-  async claim(input: { now: number; limit: number; leaseUntil: number }): Promise<ClaimedDelivery[]> {
-    const { now, limit, leaseUntil } = input;
+  async claim(input: ClaimInput): Promise<ClaimedDelivery[]> {
+    const { now, limit, leaseUntil, freshOnly } = input;
     const { rows } = await this.pool.query<{ delivery: DeliveryRow; endpoint: WebhookEndpointRow | null; event: EventRow | null; message: MessageRow | null }>({
       name: 'mailtrail_claim_deliveries',
       text: CLAIM,
-      values: [now, limit, leaseUntil],
+      values: [now, limit, leaseUntil, freshOnly === true],
     });
     return rows.map((row) => ({
       delivery: deliveryFromRow(row.delivery),
@@ -85,7 +85,7 @@ const CLAIM = `
   ), retries as (
     select id from deliveries
     where status = 'pending' and attempts > 0 and next_attempt_at <= $1 and (lease_until is null or lease_until < $1)
-    order by next_attempt_at limit ($2 - (select count(*) from fresh)) for update skip locked
+    order by next_attempt_at limit (case when $4::boolean then 0 else $2 - (select count(*) from fresh) end) for update skip locked
   ), claimed as (
     update deliveries set lease_until = $3
     where id in (select id from fresh union all select id from retries)

@@ -3,7 +3,7 @@ import type { Kysely } from 'kysely';
 import type { OutboxBookkeeping } from '../kysely-store.js';
 import { deliveryFromRow, endpointFromRow, eventFromRow, messageFromRow } from '../rows.js';
 import type { Database, DeliveryRow, EventRow, MessageRow, WebhookEndpointRow } from '../schema.js';
-import { DISABLE_AFTER_FAILING_MS, DISABLED_FAILING, DISABLED_GONE, type AttemptRecord, type ClaimedDelivery, type WebhookEndpoint } from '../types.js';
+import { DISABLE_AFTER_FAILING_MS, DISABLED_FAILING, DISABLED_GONE, type AttemptRecord, type ClaimInput, type ClaimedDelivery, type WebhookEndpoint } from '../types.js';
 
 /**
  * The outbox's bookkeeping on SQLite: prepared statements on the one connection, each claim and each group of
@@ -56,13 +56,13 @@ export class SqliteOutbox implements OutboxBookkeeping {
     return this.prepared;
   }
 
-  claim(input: { now: number; limit: number; leaseUntil: number }): Promise<ClaimedDelivery[]> {
-    const { now, limit, leaseUntil } = input;
+  claim(input: ClaimInput): Promise<ClaimedDelivery[]> {
+    const { now, limit, leaseUntil, freshOnly } = input;
     return this.transaction(() => {
       const { statements } = this;
       // fresh deliveries first, then retries
       const ids = statements.fresh.all(now, now, limit) as string[];
-      if (ids.length < limit) ids.push(...(statements.retries.all(now, now, limit - ids.length) as string[]));
+      if (ids.length < limit && !freshOnly) ids.push(...(statements.retries.all(now, now, limit - ids.length) as string[]));
       const endpoints = new Map<string, WebhookEndpoint | null>();
       return ids.map((id) => {
         const delivery = deliveryFromRow(statements.lease.get(leaseUntil, id) as DeliveryRow);
