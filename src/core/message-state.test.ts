@@ -101,8 +101,10 @@ describe('message state', () => {
     // an account that sends only one kind counts every open of it
     expect(reduceMessageState([open('a', 1, false), open('b', 2, false)])).toMatchObject({ opens: 2 });
     expect(reduceMessageState([open('a', 1, true), open('b', 2, true)])).toMatchObject({ opens: 2 });
-    // human opens by the same rule: a machine echo and a human main open are one open, by a human
-    expect(reduceMessageState([open('a', 1, true, true), open('b', 2, false)])).toMatchObject({ opens: 1, humanOpens: 1 });
+    // human and machine opens each by their larger kind: a first human open sent only as its echo, beside two
+    // privacy-proxy opens sent only as main events (a Brevo webhook subscribed to "First Opening" and "Proxy Open")
+    expect(reduceMessageState([open('a', 1, true), open('b', 2, false, true), open('c', 3, false, true)])).toMatchObject({ opens: 3, humanOpens: 1 });
+    expect(reduceMessageState([open('a', 1, true, true), open('b', 2, false, true)])).toMatchObject({ opens: 1, humanOpens: 0 });
   });
 
   it('ignores events with no mapped status', () => {

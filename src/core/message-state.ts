@@ -19,7 +19,7 @@ export interface MessageState {
   /** The delivery outcome, lifted to `delivered` by any open or click when it is missing, `sent` or `delayed`. */
   status: DeliveryStatus | null;
   outcome: Outcome | null;
-  /** The larger of `mainOpens` and `echoOpens`. */
+  /** Human opens (the larger kind) plus machine opens (the larger kind). */
   opens: number;
   clicks: number;
   /** The larger of `mainHumanOpens` and `echoHumanOpens`. */
@@ -114,8 +114,10 @@ export function mergeMessageState(state: MessageState, events: Iterable<StateEve
           next.mainOpens += 1;
           if (!event.machine) next.mainHumanOpens += 1;
         }
-        next.opens = Math.max(next.mainOpens, next.echoOpens);
+        // each of human and machine opens by its larger kind: a webhook that sends one kind for people and the
+        // other for privacy proxies still counts both
         next.humanOpens = Math.max(next.mainHumanOpens, next.echoHumanOpens);
+        next.opens = next.humanOpens + Math.max(next.mainOpens - next.mainHumanOpens, next.echoOpens - next.echoHumanOpens);
         next.firstOpenedAt = min(next.firstOpenedAt, event.occurredAt);
         next.lastOpenedAt = max(next.lastOpenedAt, event.occurredAt);
         break;

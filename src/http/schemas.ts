@@ -143,6 +143,9 @@ export const EventSchema = z
     ip: z.string().nullable(),
     machine: z.boolean(),
     machineReason: z.string().nullable(),
+    echo: z.boolean().openapi({
+      description: "An open the provider also reports under another type (SparkPost's initial_open, Brevo's unique_opened); the message counts the larger kind",
+    }),
     raw: z.unknown().openapi({ description: "The provider's event as received" }),
   })
   .openapi('Event');

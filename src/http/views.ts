@@ -103,6 +103,7 @@ export function eventView(event: NormalizedEvent) {
     ip: event.ip ?? null,
     machine: event.machine ?? false,
     machineReason: event.machineReason ?? null,
+    echo: event.echo ?? false,
     raw: parseRaw(event.raw),
   };
 }

@@ -31,6 +31,8 @@ export interface WorkerOptions {
 export class DeliveryWorker {
   private inFlight = 0;
   private retriesInFlight = 0;
+  /** Set by outside wakes (an ingest commit, the poll): a claim for fresh deliveries alone may find something. */
+  private freshProbe = true;
   private timer: NodeJS.Timeout | undefined;
   private ticking = false;
   private again = false;
@@ -68,6 +70,12 @@ export class DeliveryWorker {
 
   /** Looks for due deliveries now (called after each ingest commit, so fresh events go out at once). */
   wake(): void {
+    this.freshProbe = true;
+    this.kick();
+  }
+
+  /** Runs a tick now, or right after the one running; from inside, where no new fresh delivery is implied. */
+  private kick(): void {
     if (this.stopped) return;
     if (this.ticking) {
       this.again = true;
@@ -78,7 +86,7 @@ export class DeliveryWorker {
       this.ticking = false;
       if (this.again) {
         this.again = false;
-        this.wake();
+        this.kick();
       }
     });
   }
@@ -93,8 +101,10 @@ export class DeliveryWorker {
     if (room < concurrency / 2) {
       // The buffer is full of retries that wait for the slots retries may hold (slow endpoints, say): fresh
       // deliveries are looked for alone, for the slots kept for them, so none waits behind the backlog.
+      // Only after an ingest commit or a poll: each probe is a write, and finished retries should not each make one.
       const idle = concurrency - this.inFlight;
-      if (idle <= 0 || this.ready.some((entry) => entry.delivery.attempts === 0)) return;
+      if (!this.freshProbe || idle <= 0 || this.ready.some((entry) => entry.delivery.attempts === 0)) return;
+      this.freshProbe = false;
       room = idle;
       freshOnly = true;
     }
@@ -147,7 +157,7 @@ export class DeliveryWorker {
             this.idle.clear();
           }
           this.startReady();
-          this.wake();
+          this.kick();
         });
     }
   }

@@ -71,8 +71,11 @@ export const brevo = {
 } satisfies ProviderAdapter;
 
 /**
- * First opens: Brevo posts `unique_opened` (and `unique_proxy_open`) beside `opened` (`proxy_open`) for the first
- * open of a message. Marked as echoes, so a message counts the larger kind, not both.
+ * First opens: Brevo's transactional webhooks offer "First Opening" (`unique_opened`) beside "Opened" (`opened`,
+ * every open), and "Unique Proxy Open" beside "Proxy Open" (developers.brevo.com/docs/transactional-webhooks). A
+ * webhook subscribed to both kinds is read as getting both for a first open; the first-open kinds are marked as
+ * echoes, so a message counts the larger kind. Should Brevo send the first-open kind instead of the other, a
+ * message's count would be one low, never double.
  */
 const ECHO_OPENS = new Set(['unique_opened', 'uniqueOpened', 'first_opening', 'unique_proxy_open', 'uniqueProxyOpen']);
 

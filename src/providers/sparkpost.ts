@@ -26,8 +26,9 @@ const STATUS_BY_TYPE: Record<string, Status> = {
 };
 
 /**
- * The top-pixel opens: SparkPost reports one view as `initial_open` (the pixel at the top, which clipped messages
- * still load) and `open` (the one at the bottom). Marked as echoes, so a message counts the larger kind, not both.
+ * The top-pixel opens: SparkPost puts one open pixel at the top of a message (event `initial_open`, which clipped
+ * messages still load) and one at the bottom (`open`), so one view is reported twice
+ * (support.sparkpost.com/docs/tech-resources/open-pixel-location). Marked as echoes: a message counts the larger kind.
  */
 const ECHO_OPENS = new Set(['initial_open', 'amp_initial_open']);
 

@@ -256,15 +256,41 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
-    // Opens a provider reports twice, under two types (ParsedEvent.echo): messages count the larger kind. Opens
-    // stored before this migration all count as the main kind.
+    // Opens a provider reports twice, under two types (ParsedEvent.echo): messages count the larger kind. Events
+    // stored before are marked by the same lists as the adapters (as they stand here, at this migration), and the
+    // opened messages' counts recomputed from their events.
     '0005_echo_opens': {
       async up(db: Kysely<any>) {
         await db.schema.alterTable('events').addColumn('echo', 'integer', (column) => column.notNull().defaultTo(0)).execute();
         for (const counter of ['main_opens', 'echo_opens', 'main_human_opens', 'echo_human_opens']) {
           await db.schema.alterTable('messages').addColumn(counter, 'integer', (column) => column.notNull().defaultTo(0)).execute();
         }
-        await db.updateTable('messages').set({ main_opens: sql`opens`, main_human_opens: sql`human_opens` }).execute();
+        const echoes: Record<string, string[]> = {
+          sparkpost: ['initial_open', 'amp_initial_open'],
+          brevo: ['unique_opened', 'uniqueOpened', 'first_opening', 'unique_proxy_open', 'uniqueProxyOpen'],
+        };
+        for (const [provider, types] of Object.entries(echoes)) {
+          await db.updateTable('events').set({ echo: 1 }).where('provider', '=', provider).where('native_type', 'in', types).execute();
+        }
+        const opens = (echo: 0 | 1, humanOnly: boolean) =>
+          sql`(select count(*) from events as e where e.environment_id = messages.environment_id and e.message_id = messages.id
+                and e.status = 'opened' and e.echo = ${sql.lit(echo)}${humanOnly ? sql` and e.machine = 0` : sql``})`;
+        await db
+          .updateTable('messages')
+          .set({ main_opens: opens(0, false), echo_opens: opens(1, false), main_human_opens: opens(0, true), echo_human_opens: opens(1, true) })
+          .where('opens', '>', 0)
+          .execute();
+        const larger = dialect === 'postgres' ? 'greatest' : 'max';
+        await db
+          .updateTable('messages')
+          .set({ human_opens: sql`${sql.raw(larger)}(main_human_opens, echo_human_opens)` })
+          .where('opens', '>', 0)
+          .execute();
+        await db
+          .updateTable('messages')
+          .set({ opens: sql`human_opens + ${sql.raw(larger)}(main_opens - main_human_opens, echo_opens - echo_human_opens)` })
+          .where('opens', '>', 0)
+          .execute();
       },
     },
   };

@@ -177,6 +177,7 @@ export function eventFromRow(row: EventRow): NormalizedEvent {
     ip: row.ip ?? undefined,
     machine: Boolean(row.machine),
     machineReason: row.machine_reason ?? undefined,
+    ...(row.echo ? { echo: true } : {}),
     raw: row.raw,
   };
 }

@@ -3,7 +3,7 @@ import type { IngestOps, MessageKey, ProviderKey, SubscribedEndpoint } from '../
 import { STATE_COLUMNS } from '../rows.js';
 import type { Database, DeliveryRow, EventRow, MessageRow } from '../schema.js';
 
-// PostgreSQL allows 65535 bound parameters per statement; an event row has 22 columns.
+// PostgreSQL allows 65535 bound parameters per statement; an event row has 23 columns.
 const ROWS_PER_INSERT = 400;
 const KEYS_PER_LOOKUP = 500;
 

@@ -1,0 +1,91 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import pg from 'pg';
+import { describe, expect, it } from 'vitest';
+import { migrations } from '../src/store/migrations.js';
+import { DIALECTS, POSTGRES_URL, dropSchema } from './helpers/stores.js';
+
+/** A database of the dialect, migrated up to `target` only, with a way to run the rest. */
+async function databaseAt(dialect: 'sqlite' | 'postgres', target: string) {
+  let db: Kysely<any>;
+  let cleanup: () => Promise<void>;
+  let schema: string | undefined;
+  if (dialect === 'sqlite') {
+    const dir = mkdtempSync(join(tmpdir(), 'mailtrail-migrate-'));
+    db = new Kysely<any>({ dialect: new SqliteDialect({ database: new Database(join(dir, 'mailtrail.db')) }) });
+    cleanup = async () => {
+      await db.destroy();
+      rmSync(dir, { recursive: true, force: true });
+    };
+  } else {
+    schema = `m_${randomBytes(6).toString('hex')}`;
+    const admin = new pg.Client({ connectionString: POSTGRES_URL });
+    await admin.connect();
+    await admin.query(`create schema ${schema}`);
+    await admin.end();
+    db = new Kysely<any>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: POSTGRES_URL, options: `-c search_path=${schema}` }) }) });
+    cleanup = async () => {
+      await db.destroy();
+      await dropSchema(schema!);
+    };
+  }
+  const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations(dialect) }, ...(schema ? { migrationTableSchema: schema } : {}) });
+  const up = await migrator.migrateTo(target);
+  if (up.error) throw up.error;
+  return {
+    db,
+    cleanup,
+    async latest() {
+      const rest = await migrator.migrateToLatest();
+      if (rest.error) throw rest.error;
+    },
+  };
+}
+
+for (const dialect of DIALECTS) {
+  describe(`${dialect}: migrations over stored data`, () => {
+    it('0005 marks the opens stored before it as echoes and counts each view once', async () => {
+      const { db, cleanup, latest } = await databaseAt(dialect, '0004_delivery_lanes');
+      try {
+        const message = (id: string, provider: string, opens: number) => ({
+          environment_id: 'env_1', id, integration_id: 'int_1', provider, provider_message_id: `pm-${id}`, recipient: 'r@example.com',
+          tags: '[]', metadata: '{}', origin: 'provider', created_at: 1, updated_at: 1, opens, human_opens: opens, status: 'delivered',
+        });
+        // as stored before: every open counted, so a SparkPost view reported twice made 2
+        await db.insertInto('messages').values([message('msg_sp', 'sparkpost', 3), message('msg_bv', 'brevo', 2), message('msg_sg', 'sendgrid', 2)]).execute();
+        let n = 0;
+        const open = (messageId: string, provider: string, nativeType: string, machine = 0) => ({
+          id: `evt_${++n}`, environment_id: 'env_1', integration_id: 'int_1', message_id: messageId, provider, status: 'opened', native_type: nativeType,
+          ignored: 0, occurred_at: 1000 + n, received_at: 2000, dedupe_key: `k${n}`, machine, raw: '{}',
+        });
+        await db
+          .insertInto('events')
+          .values([
+            open('msg_sp', 'sparkpost', 'initial_open'), open('msg_sp', 'sparkpost', 'open'), open('msg_sp', 'sparkpost', 'initial_open'),
+            open('msg_bv', 'brevo', 'unique_opened'), open('msg_bv', 'brevo', 'opened'),
+            // SendGrid has one open type: nothing changes
+            open('msg_sg', 'sendgrid', 'open'), open('msg_sg', 'sendgrid', 'open', 1),
+          ])
+          .execute();
+        await latest();
+
+        const rows = await db.selectFrom('messages').select(['id', 'opens', 'human_opens', 'main_opens', 'echo_opens']).orderBy('id').execute();
+        expect(rows.map((row) => ({ ...row, opens: Number(row.opens), human_opens: Number(row.human_opens), main_opens: Number(row.main_opens), echo_opens: Number(row.echo_opens) }))).toEqual([
+          { id: 'msg_bv', opens: 1, human_opens: 1, main_opens: 1, echo_opens: 1 },
+          // one view both ways and one clipped view
+          { id: 'msg_sg', opens: 2, human_opens: 1, main_opens: 2, echo_opens: 0 },
+          { id: 'msg_sp', opens: 2, human_opens: 2, main_opens: 1, echo_opens: 2 },
+        ]);
+        const echoes = await db.selectFrom('events').select(['native_type', 'echo']).orderBy('id').execute();
+        expect(echoes.filter((row) => Number(row.echo) === 1).map((row) => row.native_type).sort()).toEqual(['initial_open', 'initial_open', 'unique_opened']);
+        expect(Number((await sql<{ n: number | string }>`select count(*) as n from events where echo = 0`.execute(db)).rows[0]!.n)).toBe(4);
+      } finally {
+        await cleanup();
+      }
+    });
+  });
+}
