@@ -221,6 +221,33 @@ for (const dialect of DIALECTS) {
       expect(page.data[0]).toMatchObject({ status: 'succeeded', attempts: 1 });
     });
 
+    it('lets retries have a quarter of the slots while fresh deliveries keep coming', async () => {
+      // a receiver that takes 50 ms per answer, for a backlog of 40 fresh deliveries and 4 due retries
+      const arrivals: { path: string; at: number }[] = [];
+      const slow: Server = createServer((request, response) => {
+        arrivals.push({ path: request.url!, at: performance.now() });
+        request.resume();
+        setTimeout(() => response.writeHead(204).end(), 50);
+      });
+      await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve));
+      closing.push(() => new Promise<void>((resolve) => slow.close(() => resolve())));
+      const base = `http://127.0.0.1:${(slow.address() as AddressInfo).port}`;
+      const { environmentId, ingest } = await setUp(`${base}/retry`);
+      await ingest(delivered(4, 'retries'));
+      const db = (mailtrail.store as unknown as { db: Kysely<Schema> }).db;
+      await db.updateTable('deliveries').set({ attempts: 1, next_attempt_at: Date.now() - 1000 }).execute();
+      await mailtrail.endpoints.create(environmentId, { url: `${base}/fresh`, eventTypes: ['email.opened'] });
+      await ingest(delivered(40, 'flood').map((event) => ({ ...event, status: 'opened' as const, nativeType: 'opened' })));
+
+      start(worker(mailtrail, { concurrency: 4 }));
+      await until(async () => arrivals.length, (count) => count === 44, 8_000);
+      const order = arrivals.map((arrival) => arrival.path);
+      expect(order.filter((path) => path === '/retry')).toHaveLength(4);
+      // fresh deliveries hold most of the first round, but the retries do not wait for all 40 of them
+      expect(order.slice(0, 4).filter((path) => path === '/fresh').length).toBeGreaterThanOrEqual(3);
+      expect(order.indexOf('/retry')).toBeLessThan(10);
+    });
+
     it('leaves a delivery alone when a stale copy of its claim tries to give it back', async () => {
       const { ingest } = await setUp('http://127.0.0.1:9/unused');
       await ingest(delivered(1, 'stale'));

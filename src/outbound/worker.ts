@@ -1,7 +1,7 @@
 import { MailtrailError } from '../core/errors.js';
 import type { Logger } from '../log.js';
 import { storableText } from '../core/text.js';
-import type { AttemptRecord, ClaimedDelivery, Delivery, DeliveryOutcome, Store, WebhookEndpoint } from '../store/types.js';
+import { retryShare, type AttemptRecord, type ClaimedDelivery, type Delivery, type DeliveryOutcome, type Store, type WebhookEndpoint } from '../store/types.js';
 import type { EndpointService } from './endpoints.js';
 import { renderPayload } from './payload.js';
 import { nextAttemptAt, retryAfterMs } from './schedule.js';
@@ -133,17 +133,25 @@ export class DeliveryWorker {
   }
 
   /**
-   * Starts claimed deliveries while there are free slots. Retries may hold all but a quarter of them (one of two
-   * or three): the rest are kept for fresh deliveries, which a backlog of retries to slow endpoints cannot hold up.
+   * Starts claimed deliveries while there are free slots, fresh ones first. Retries may hold all but a quarter of
+   * the slots (at least one is kept when there are two or more): the rest are for fresh deliveries, which a backlog
+   * of retries to slow endpoints cannot hold up. And retries are always let have a quarter (from four slots up), so
+   * a flood of fresh deliveries cannot starve them either.
    */
   private startReady(): void {
     const { concurrency } = this.options;
     const retrySlots = concurrency - (concurrency >= 2 ? Math.max(1, Math.floor(concurrency / 4)) : 0);
+    const retryFloor = retryShare(concurrency);
     while (!this.stopped && this.inFlight < concurrency && this.ready.length > 0) {
-      // fresh deliveries are at the front: when the first one is a retry, all are
-      const retry = this.ready[0]!.delivery.attempts > 0;
+      // fresh deliveries are at the front, then retries
+      let next = 0;
+      if (this.ready[0]!.delivery.attempts === 0 && this.retriesInFlight < retryFloor) {
+        const firstRetry = this.ready.findIndex((entry) => entry.delivery.attempts > 0);
+        if (firstRetry !== -1) next = firstRetry;
+      }
+      const retry = this.ready[next]!.delivery.attempts > 0;
       if (retry && this.retriesInFlight >= retrySlots) return;
-      const claimed = this.ready.shift()!;
+      const [claimed] = this.ready.splice(next, 1) as [ClaimedDelivery & { leaseUntil: number }];
       this.inFlight++;
       if (retry) this.retriesInFlight++;
       const { delivery } = claimed;

@@ -111,6 +111,14 @@ export interface AttemptRecord {
   health: EndpointHealth | null;
 }
 
+/**
+ * How much of a claim of `limit` goes to due retries before fresh deliveries: a quarter, so a flood of fresh
+ * deliveries cannot starve retries. Fresh deliveries take the rest, and retries whatever fresh ones leave.
+ */
+export function retryShare(limit: number): number {
+  return Math.floor(limit / 4);
+}
+
 /** What `Store.claimDeliveries` takes; `freshOnly` leaves the retries' lane alone. */
 export interface ClaimInput {
   now: number;

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { deliveryFromRow, endpointFromRow, eventFromRow, messageFromRow } from '../rows.js';
 import type { DeliveryRow, EventRow, MessageRow, WebhookEndpointRow } from '../schema.js';
-import { DISABLE_AFTER_FAILING_MS, DISABLED_FAILING, DISABLED_GONE, type AttemptRecord, type ClaimInput, type ClaimedDelivery } from '../types.js';
+import { retryShare, DISABLE_AFTER_FAILING_MS, DISABLED_FAILING, DISABLED_GONE, type AttemptRecord, type ClaimInput, type ClaimedDelivery } from '../types.js';
 
 /**
  * The outbox's bookkeeping on PostgreSQL: each claim and each group of attempt records is one statement, so one
@@ -24,7 +24,7 @@ export class PostgresOutbox {
     const { rows } = await this.pool.query<{ delivery: DeliveryRow; endpoint: WebhookEndpointRow | null; event: EventRow | null; message: MessageRow | null }>({
       name: 'mailtrail_claim_deliveries',
       text: CLAIM,
-      values: [now, limit, leaseUntil, freshOnly === true],
+      values: [now, limit, leaseUntil, freshOnly === true, freshOnly ? 0 : retryShare(limit)],
     });
     return rows.map((row) => ({
       delivery: deliveryFromRow(row.delivery),
@@ -77,18 +77,25 @@ export class PostgresOutbox {
   }
 }
 
+// $5: the retries' share (types.ts retryShare), taken first; then fresh deliveries; then retries for what is left
 const CLAIM = `
-  with fresh as (
+  with share as (
+    select id from deliveries
+    where status = 'pending' and attempts > 0 and next_attempt_at <= $1 and (lease_until is null or lease_until < $1)
+    order by next_attempt_at limit $5 for update skip locked
+  ), fresh as (
     select id from deliveries
     where status = 'pending' and attempts = 0 and next_attempt_at <= $1 and (lease_until is null or lease_until < $1)
-    order by next_attempt_at limit $2 for update skip locked
+    order by next_attempt_at limit ($2 - (select count(*) from share)) for update skip locked
   ), retries as (
     select id from deliveries
     where status = 'pending' and attempts > 0 and next_attempt_at <= $1 and (lease_until is null or lease_until < $1)
-    order by next_attempt_at limit (case when $4::boolean then 0 else $2 - (select count(*) from fresh) end) for update skip locked
+      and id not in (select id from share)
+    order by next_attempt_at
+    limit (case when $4::boolean then 0 else $2 - (select count(*) from share) - (select count(*) from fresh) end) for update skip locked
   ), claimed as (
     update deliveries set lease_until = $3
-    where id in (select id from fresh union all select id from retries)
+    where id in (select id from share union all select id from fresh union all select id from retries)
     returning *
   )
   select to_json(c) as delivery, to_json(p) as endpoint, to_json(e) as event, to_json(m) as message

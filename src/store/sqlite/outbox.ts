@@ -3,7 +3,7 @@ import type { Kysely } from 'kysely';
 import type { OutboxBookkeeping } from '../kysely-store.js';
 import { deliveryFromRow, endpointFromRow, eventFromRow, messageFromRow } from '../rows.js';
 import type { Database, DeliveryRow, EventRow, MessageRow, WebhookEndpointRow } from '../schema.js';
-import { DISABLE_AFTER_FAILING_MS, DISABLED_FAILING, DISABLED_GONE, type AttemptRecord, type ClaimInput, type ClaimedDelivery, type WebhookEndpoint } from '../types.js';
+import { retryShare, DISABLE_AFTER_FAILING_MS, DISABLED_FAILING, DISABLED_GONE, type AttemptRecord, type ClaimInput, type ClaimedDelivery, type WebhookEndpoint } from '../types.js';
 
 /**
  * The outbox's bookkeeping on SQLite: prepared statements on the one connection, each claim and each group of
@@ -31,7 +31,7 @@ export class SqliteOutbox implements OutboxBookkeeping {
     const due = (lane: string) =>
       database.prepare(
         `select id from deliveries where status = 'pending' and ${lane} and next_attempt_at <= ? and (lease_until is null or lease_until < ?) ` +
-          'order by next_attempt_at limit ?',
+          'order by next_attempt_at limit ? offset ?',
       );
     this.prepared = {
       fresh: due('attempts = 0').pluck(),
@@ -60,9 +60,13 @@ export class SqliteOutbox implements OutboxBookkeeping {
     const { now, limit, leaseUntil, freshOnly } = input;
     return this.transaction(() => {
       const { statements } = this;
-      // fresh deliveries first, then retries
-      const ids = statements.fresh.all(now, now, limit) as string[];
-      if (ids.length < limit && !freshOnly) ids.push(...(statements.retries.all(now, now, limit - ids.length) as string[]));
+      // a quarter of the claim for retries when they are due, so a flood of fresh deliveries cannot starve them;
+      // then fresh deliveries; then retries again for what is left
+      const share = freshOnly ? 0 : retryShare(limit);
+      const ids = share > 0 ? (statements.retries.all(now, now, share, 0) as string[]) : [];
+      const retried = ids.length;
+      ids.push(...(statements.fresh.all(now, now, limit - retried, 0) as string[]));
+      if (ids.length < limit && !freshOnly && retried === share) ids.push(...(statements.retries.all(now, now, limit - ids.length, retried) as string[]));
       const endpoints = new Map<string, WebhookEndpoint | null>();
       return ids.map((id) => {
         const delivery = deliveryFromRow(statements.lease.get(leaseUntil, id) as DeliveryRow);
