@@ -248,6 +248,36 @@ for (const dialect of DIALECTS) {
       expect(order.indexOf('/retry')).toBeLessThan(10);
     });
 
+    it('reads the endpoint again for a delivery that waited for a slot, and sends nothing to one disabled meanwhile', async () => {
+      let arrived = 0;
+      let open: () => void = () => {};
+      const gate = new Promise<void>((resolve) => (open = resolve));
+      const slow: Server = createServer((request, response) => {
+        arrived++;
+        request.resume();
+        void gate.then(() => response.writeHead(204).end());
+      });
+      await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve));
+      closing.push(() => new Promise<void>((resolve) => slow.close(() => resolve())));
+      const { environmentId, endpoint, ingest } = await setUp(`http://127.0.0.1:${(slow.address() as AddressInfo).port}/paused`);
+      await ingest(delivered(2, 'paused'));
+      // one slot: the second delivery is claimed ahead and waits behind the first, which gets no answer yet
+      start(worker(mailtrail, { concurrency: 1 }));
+      await until(async () => arrived, (count) => count === 1);
+      await mailtrail.endpoints.update(environmentId, endpoint.id, { enabled: false });
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      open();
+      const page = await until(
+        () => mailtrail.store.listDeliveries(environmentId, endpoint.id, { limit: 10 }),
+        (result) => result.data.every((delivery) => delivery.status !== 'pending'),
+      );
+      expect(arrived).toBe(1);
+      expect(page.data.map((delivery) => [delivery.status, delivery.lastError]).sort()).toEqual([
+        ['failed', 'the endpoint is disabled'],
+        ['succeeded', null],
+      ]);
+    });
+
     it('leaves a delivery alone when a stale copy of its claim tries to give it back', async () => {
       const { ingest } = await setUp('http://127.0.0.1:9/unused');
       await ingest(delivered(1, 'stale'));

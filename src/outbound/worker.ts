@@ -184,7 +184,7 @@ export class DeliveryWorker {
     }
   }
 
-  private async deliver({ delivery, endpoint, event, message, leaseUntil }: ClaimedDelivery & { leaseUntil: number }): Promise<void> {
+  private async deliver({ delivery, endpoint: claimedEndpoint, event, message, leaseUntil }: ClaimedDelivery & { leaseUntil: number }): Promise<void> {
     const { now } = this.options;
     const attempt = delivery.attempts + 1;
     const startedAt = now();
@@ -194,6 +194,10 @@ export class DeliveryWorker {
       if (startedAt < leaseUntil) await this.options.store.postponeDelivery(delivery.id, leaseUntil, startedAt);
       return;
     }
+    // A delivery that waited for a slot (behind slow answers) reads its endpoint again: one disabled, deleted, moved
+    // or given a new secret meanwhile is taken as it is now.
+    const endpoint =
+      startedAt - (leaseUntil - this.leaseMs()) > STALE_ENDPOINT_MS ? await this.options.store.getEndpoint(delivery.environmentId, delivery.endpointId) : claimedEndpoint;
     if (!endpoint || !endpoint.enabled) {
       const reason = endpoint ? `the endpoint is disabled${endpoint.disabledReason ? `: ${endpoint.disabledReason}` : ''}` : 'the endpoint was deleted';
       await this.record(delivery, attempt, startedAt, null, { status: 'failed', nextAttemptAt: null, lastStatusCode: null, lastError: reason });
@@ -335,6 +339,9 @@ export class DeliveryWorker {
     }
   }
 }
+
+/** How long a claimed delivery may wait for a slot before its endpoint is read again. */
+const STALE_ENDPOINT_MS = 1000;
 
 /** How many times a group of attempt records is tried again (after 0.2, 0.4, 0.8, 1.6 and 3.2 s). */
 const FLUSH_RETRIES = 5;
