@@ -222,12 +222,13 @@ for (const dialect of DIALECTS) {
     });
 
     it('lets retries have a quarter of the slots while fresh deliveries keep coming', async () => {
-      // a receiver that takes 50 ms per answer, for a backlog of 40 fresh deliveries and 4 due retries
+      // a receiver that takes 20 to 71 ms per answer, so slots free up one at a time and claims stay small, for a
+      // backlog of 40 fresh deliveries and 4 due retries
       const arrivals: { path: string; at: number }[] = [];
       const slow: Server = createServer((request, response) => {
         arrivals.push({ path: request.url!, at: performance.now() });
         request.resume();
-        setTimeout(() => response.writeHead(204).end(), 50);
+        setTimeout(() => response.writeHead(204).end(), 20 + (arrivals.length % 4) * 17);
       });
       await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve));
       closing.push(() => new Promise<void>((resolve) => slow.close(() => resolve())));
@@ -246,6 +247,8 @@ for (const dialect of DIALECTS) {
       // fresh deliveries hold most of the first round, but the retries do not wait for all 40 of them
       expect(order.slice(0, 4).filter((path) => path === '/fresh').length).toBeGreaterThanOrEqual(3);
       expect(order.indexOf('/retry')).toBeLessThan(10);
+      // and keep their share throughout: the last retry goes before the last fresh delivery
+      expect(order.lastIndexOf('/retry')).toBeLessThan(order.lastIndexOf('/fresh'));
     });
 
     it('reads the endpoint again for a delivery that waited for a slot, and sends nothing to one disabled meanwhile', async () => {

@@ -1,7 +1,7 @@
 import { MailtrailError } from '../core/errors.js';
 import type { Logger } from '../log.js';
 import { storableText } from '../core/text.js';
-import { retryShare, type AttemptRecord, type ClaimedDelivery, type Delivery, type DeliveryOutcome, type Store, type WebhookEndpoint } from '../store/types.js';
+import type { AttemptRecord, ClaimedDelivery, Delivery, DeliveryOutcome, Store, WebhookEndpoint } from '../store/types.js';
 import type { EndpointService } from './endpoints.js';
 import { renderPayload } from './payload.js';
 import { nextAttemptAt, retryAfterMs } from './schedule.js';
@@ -47,6 +47,8 @@ export class DeliveryWorker {
   private flushFailures = 0;
   /** Per endpoint with a rate limit: the earliest time its next request may start (this process's share). */
   private readonly nextSlot = new Map<string, number>();
+  /** Endpoints read again for deliveries that waited (see `currentEndpoint`). */
+  private readonly endpointReads = new Map<string, { endpoint: WebhookEndpoint | null; at: number }>();
 
   constructor(private readonly options: WorkerOptions) {}
 
@@ -113,7 +115,10 @@ export class DeliveryWorker {
     let claimed: ClaimedDelivery[];
     try {
       // Longer than an attempt can take, so no live worker's delivery is taken over; a crashed worker's is, after it.
-      claimed = await this.options.store.claimDeliveries({ now, limit: room, leaseUntil, freshOnly });
+      // retries enough to fill their quarter of the slots, counting those in flight and already claimed
+      const retriesReady = this.ready.filter((entry) => entry.delivery.attempts > 0).length;
+      const retries = Math.max(0, retryFloor(concurrency) - this.retriesInFlight - retriesReady);
+      claimed = await this.options.store.claimDeliveries({ now, limit: room, leaseUntil, retries, freshOnly });
     } catch (error) {
       this.options.log.warn({ err: error }, 'could not claim deliveries');
       return;
@@ -141,11 +146,11 @@ export class DeliveryWorker {
   private startReady(): void {
     const { concurrency } = this.options;
     const retrySlots = concurrency - (concurrency >= 2 ? Math.max(1, Math.floor(concurrency / 4)) : 0);
-    const retryFloor = retryShare(concurrency);
+    const floor = retryFloor(concurrency);
     while (!this.stopped && this.inFlight < concurrency && this.ready.length > 0) {
       // fresh deliveries are at the front, then retries
       let next = 0;
-      if (this.ready[0]!.delivery.attempts === 0 && this.retriesInFlight < retryFloor) {
+      if (this.ready[0]!.delivery.attempts === 0 && this.retriesInFlight < floor) {
         const firstRetry = this.ready.findIndex((entry) => entry.delivery.attempts > 0);
         if (firstRetry !== -1) next = firstRetry;
       }
@@ -196,8 +201,7 @@ export class DeliveryWorker {
     }
     // A delivery that waited for a slot (behind slow answers) reads its endpoint again: one disabled, deleted, moved
     // or given a new secret meanwhile is taken as it is now.
-    const endpoint =
-      startedAt - (leaseUntil - this.leaseMs()) > STALE_ENDPOINT_MS ? await this.options.store.getEndpoint(delivery.environmentId, delivery.endpointId) : claimedEndpoint;
+    const endpoint = startedAt - (leaseUntil - this.leaseMs()) > STALE_ENDPOINT_MS ? await this.currentEndpoint(delivery, claimedEndpoint) : claimedEndpoint;
     if (!endpoint || !endpoint.enabled) {
       const reason = endpoint ? `the endpoint is disabled${endpoint.disabledReason ? `: ${endpoint.disabledReason}` : ''}` : 'the endpoint was deleted';
       await this.record(delivery, attempt, startedAt, null, { status: 'failed', nextAttemptAt: null, lastStatusCode: null, lastError: reason });
@@ -228,6 +232,25 @@ export class DeliveryWorker {
     const response = await this.options.sender.post(endpoint.url, headers, body);
     const outcome = this.outcome(response, attempt);
     await this.record(delivery, attempt, startedAt, response, outcome);
+  }
+
+  /**
+   * The endpoint as it is now, read at most once a second per endpoint (deliveries waiting behind slow answers
+   * would otherwise each read it); the claim's copy when it cannot be read.
+   */
+  private async currentEndpoint(delivery: Delivery, claimed: WebhookEndpoint | null): Promise<WebhookEndpoint | null> {
+    const now = this.options.now();
+    const cached = this.endpointReads.get(delivery.endpointId);
+    if (cached && now - cached.at <= STALE_ENDPOINT_MS) return cached.endpoint;
+    try {
+      const endpoint = await this.options.store.getEndpoint(delivery.environmentId, delivery.endpointId);
+      if (this.endpointReads.size >= 1000) this.endpointReads.clear();
+      this.endpointReads.set(delivery.endpointId, { endpoint, at: now });
+      return endpoint;
+    } catch (error) {
+      this.options.log.warn({ err: error, endpointId: delivery.endpointId }, 'could not read the endpoint again; using the claimed copy');
+      return claimed;
+    }
   }
 
   /** How long this endpoint's next request must wait for its rate limit (requests `1 / rateLimit` s apart). */
@@ -338,6 +361,11 @@ export class DeliveryWorker {
       void this.flush();
     }
   }
+}
+
+/** The slots retries are always let have (from four slots up), so a flood of fresh deliveries cannot starve them. */
+function retryFloor(concurrency: number): number {
+  return Math.floor(concurrency / 4);
 }
 
 /** How long a claimed delivery may wait for a slot before its endpoint is read again. */

@@ -112,18 +112,15 @@ export interface AttemptRecord {
 }
 
 /**
- * How much of a claim of `limit` goes to due retries before fresh deliveries: a quarter, so a flood of fresh
- * deliveries cannot starve retries. Fresh deliveries take the rest, and retries whatever fresh ones leave.
+ * What `Store.claimDeliveries` takes. `retries` due retries are taken first (the worker's share for them, so a
+ * flood of fresh deliveries cannot starve them), then fresh deliveries, then retries again for what is left;
+ * `freshOnly` leaves the retries' lane alone.
  */
-export function retryShare(limit: number): number {
-  return Math.floor(limit / 4);
-}
-
-/** What `Store.claimDeliveries` takes; `freshOnly` leaves the retries' lane alone. */
 export interface ClaimInput {
   now: number;
   limit: number;
   leaseUntil: number;
+  retries?: number | undefined;
   freshOnly?: boolean | undefined;
 }
 

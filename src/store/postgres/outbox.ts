@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { deliveryFromRow, endpointFromRow, eventFromRow, messageFromRow } from '../rows.js';
 import type { DeliveryRow, EventRow, MessageRow, WebhookEndpointRow } from '../schema.js';
-import { retryShare, DISABLE_AFTER_FAILING_MS, DISABLED_FAILING, DISABLED_GONE, type AttemptRecord, type ClaimInput, type ClaimedDelivery } from '../types.js';
+import { DISABLE_AFTER_FAILING_MS, DISABLED_FAILING, DISABLED_GONE, type AttemptRecord, type ClaimInput, type ClaimedDelivery } from '../types.js';
 
 /**
  * The outbox's bookkeeping on PostgreSQL: each claim and each group of attempt records is one statement, so one
@@ -15,16 +15,16 @@ export class PostgresOutbox {
   constructor(private readonly pool: pg.Pool) {}
 
   /**
-   * Leases up to `limit` due deliveries, fresh ones first and then retries, each lane read in the order of its
-   * partial index; rows another worker holds are skipped, not waited for. The same statement reads each delivery's
-   * endpoint, event and message, so a claim is one round trip.
+   * Leases up to `limit` due deliveries: the retries' share, fresh ones, then retries for what is left (ClaimInput),
+   * each lane read in the order of its partial index; rows another worker holds are skipped, not waited for. The
+   * same statement reads each delivery's endpoint, event and message, so a claim is one round trip.
    */
   async claim(input: ClaimInput): Promise<ClaimedDelivery[]> {
     const { now, limit, leaseUntil, freshOnly } = input;
     const { rows } = await this.pool.query<{ delivery: DeliveryRow; endpoint: WebhookEndpointRow | null; event: EventRow | null; message: MessageRow | null }>({
       name: 'mailtrail_claim_deliveries',
       text: CLAIM,
-      values: [now, limit, leaseUntil, freshOnly === true, freshOnly ? 0 : retryShare(limit)],
+      values: [now, limit, leaseUntil, freshOnly === true, freshOnly ? 0 : Math.min(limit, input.retries ?? 0)],
     });
     return rows.map((row) => ({
       delivery: deliveryFromRow(row.delivery),
@@ -77,7 +77,7 @@ export class PostgresOutbox {
   }
 }
 
-// $5: the retries' share (types.ts retryShare), taken first; then fresh deliveries; then retries for what is left
+// $5: the retries' share (ClaimInput.retries), taken first; then fresh deliveries; then retries for what is left
 const CLAIM = `
   with share as (
     select id from deliveries

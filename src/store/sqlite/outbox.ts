@@ -3,7 +3,7 @@ import type { Kysely } from 'kysely';
 import type { OutboxBookkeeping } from '../kysely-store.js';
 import { deliveryFromRow, endpointFromRow, eventFromRow, messageFromRow } from '../rows.js';
 import type { Database, DeliveryRow, EventRow, MessageRow, WebhookEndpointRow } from '../schema.js';
-import { retryShare, DISABLE_AFTER_FAILING_MS, DISABLED_FAILING, DISABLED_GONE, type AttemptRecord, type ClaimInput, type ClaimedDelivery, type WebhookEndpoint } from '../types.js';
+import { DISABLE_AFTER_FAILING_MS, DISABLED_FAILING, DISABLED_GONE, type AttemptRecord, type ClaimInput, type ClaimedDelivery, type WebhookEndpoint } from '../types.js';
 
 /**
  * The outbox's bookkeeping on SQLite: prepared statements on the one connection, each claim and each group of
@@ -58,11 +58,10 @@ export class SqliteOutbox implements OutboxBookkeeping {
 
   claim(input: ClaimInput): Promise<ClaimedDelivery[]> {
     const { now, limit, leaseUntil, freshOnly } = input;
+    const share = freshOnly ? 0 : Math.min(limit, input.retries ?? 0);
     return this.transaction(() => {
       const { statements } = this;
-      // a quarter of the claim for retries when they are due, so a flood of fresh deliveries cannot starve them;
-      // then fresh deliveries; then retries again for what is left
-      const share = freshOnly ? 0 : retryShare(limit);
+      // the retries' share first, then fresh deliveries, then retries again for what is left (ClaimInput)
       const ids = share > 0 ? (statements.retries.all(now, now, share, 0) as string[]) : [];
       const retried = ids.length;
       ids.push(...(statements.fresh.all(now, now, limit - retried, 0) as string[]));
