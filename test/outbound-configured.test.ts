@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { createMailtrail, type Mailtrail } from '../src/index.js';
 import { generateSecret } from '../src/outbound/endpoints.js';
+import { standardWebhooksKey } from '../src/providers/standard-webhooks.js';
 import { generateMasterSecret } from '../src/security/secret-box.js';
 import { freshStore, type TestStore } from './helpers/stores.js';
 
@@ -26,7 +27,7 @@ describe('endpoints configured in code', () => {
     for (const id of [a, b]) {
       const [endpoint] = await mailtrail.endpoints.list(id);
       expect(endpoint).toMatchObject({ url: 'https://crm.example.com/hook', eventTypes: ['email.delivered'], description: 'configured in code' });
-      expect(mailtrail.endpoints.signingSecrets(endpoint!, Date.now())).toEqual([first]);
+      expect(mailtrail.endpoints.signingKeys(endpoint!, Date.now())).toEqual([standardWebhooksKey(first)]);
     }
     // a restart (a second instance on the same database) with another secret and other events updates the same endpoint
     const second = generateSecret();
@@ -35,7 +36,7 @@ describe('endpoints configured in code', () => {
     const endpoints = await mailtrail.endpoints.list(a);
     expect(endpoints).toHaveLength(1);
     expect(endpoints[0]).toMatchObject({ eventTypes: ['*'] });
-    expect(mailtrail.endpoints.signingSecrets(endpoints[0]!, Date.now())).toEqual([second]);
+    expect(mailtrail.endpoints.signingKeys(endpoints[0]!, Date.now())).toEqual([standardWebhooksKey(second)]);
   });
 
   it('refuse a secret that is not a Standard Webhooks secret', async () => {

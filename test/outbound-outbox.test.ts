@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { standardWebhooksKey } from '../src/providers/standard-webhooks.js';
 import { sendgridBatch, sendgridKeys, signSendgrid, startServer, type TestServer } from './helpers/server.js';
 import { DIALECTS } from './helpers/stores.js';
 
@@ -87,11 +88,11 @@ for (const dialect of DIALECTS) {
       const expires = Date.parse(rotated.body.previousSecretExpiresAt);
       expect(expires - before).toBeGreaterThanOrEqual(24 * 3600_000 - 1000);
       expect(expires - before).toBeLessThanOrEqual(24 * 3600_000 + 60_000);
-      const signing = server.mailtrail.endpoints.signingSecrets(await server.mailtrail.endpoints.get(server.environmentId, endpoint.id), Date.now());
-      expect(signing).toEqual([rotated.body.secret, endpoint.secret]);
+      const signing = server.mailtrail.endpoints.signingKeys(await server.mailtrail.endpoints.get(server.environmentId, endpoint.id), Date.now());
+      expect(signing).toEqual([standardWebhooksKey(rotated.body.secret), standardWebhooksKey(endpoint.secret)]);
       const immediate = await server.api(`/v1/webhook-endpoints/${endpoint.id}/rotate-secret`, { body: { graceSeconds: 0 } });
       expect(immediate.body.previousSecretExpiresAt).toBeNull();
-      expect(server.mailtrail.endpoints.signingSecrets(await server.mailtrail.endpoints.get(server.environmentId, endpoint.id), Date.now())).toEqual([immediate.body.secret]);
+      expect(server.mailtrail.endpoints.signingKeys(await server.mailtrail.endpoints.get(server.environmentId, endpoint.id), Date.now())).toEqual([standardWebhooksKey(immediate.body.secret)]);
     });
 
     it('drops the pending deliveries of a deleted endpoint', async () => {

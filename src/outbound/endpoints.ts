@@ -116,13 +116,9 @@ export class EndpointService {
     if (!(await this.store.deleteEndpoint(environmentId, id))) throw new MailtrailError('MT_ERR_NOT_FOUND', `no webhook endpoint ${id}`);
   }
 
-  /** The secrets to sign with at `now`: the current one, and the previous one during its grace period. */
-  signingSecrets(endpoint: WebhookEndpoint, now: number): string[] {
-    return this.liveSealed(endpoint, now).map((sealed) => this.secrets.open(sealed, `${endpoint.id}:secret`));
-  }
-
   /**
-   * The HMAC keys of `signingSecrets`, opened once per sealed secret and then kept: opening costs more than signing.
+   * The HMAC keys to sign with at `now`: the current secret's, and the previous one's during its grace period.
+   * Opened once per sealed secret and then kept: opening costs more than signing.
    * A sealed secret is never reused (each seal has its own nonce), so a rotation or a reconfiguration misses the
    * cache rather than reading a stale key.
    */
