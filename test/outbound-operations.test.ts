@@ -67,7 +67,7 @@ for (const dialect of DIALECTS) {
       expect(conflict.status).toBe(409);
       expect(conflict.body.error.code).toBe('MT_ERR_CONFLICT');
 
-      const hooks = await receiver(port);
+      const hooks = await receiver({ port });
       receivers.push(hooks);
       const done = await settled(endpoint.id, 3);
       expect(done.map((delivery) => delivery.status)).toEqual(['succeeded', 'succeeded', 'succeeded']);

@@ -1,5 +1,3 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -73,6 +71,19 @@ for (const dialect of DIALECTS) {
         mailtrail.store.ingest({ environmentId, integrationId: integration.id, provider: 'generic', receivedAt, events, withMessages: false });
       return { environmentId, endpoint: created.endpoint, ingest };
     }
+    /** A receiver whose answers wait until the test opens the gate. */
+    const gated = async () => {
+      let open: () => void = () => {};
+      const gate = new Promise<void>((resolve) => (open = resolve));
+      const hooks = await receiver({ hold: () => gate });
+      closing.push(hooks.close);
+      return { hooks, open };
+    };
+    /** Makes every delivery stored so far a retry due now (one failed attempt each), as after an outage. */
+    const asDueRetries = async () => {
+      const db = (mailtrail.store as unknown as { db: Kysely<Schema> }).db;
+      await db.updateTable('deliveries').set({ attempts: 1, next_attempt_at: Date.now() - 1000 }).execute();
+    };
     const start = (instance: DeliveryWorker) => {
       running.push(instance);
       instance.start();
@@ -117,27 +128,18 @@ for (const dialect of DIALECTS) {
     });
 
     it('gives the deliveries it claimed but did not start back when it stops', async () => {
-      let arrived = 0;
       // answers only when the test opens the gate
-      let open: () => void = () => {};
-      const gate = new Promise<void>((resolve) => (open = resolve));
-      const slow: Server = createServer((request, response) => {
-        arrived++;
-        request.resume();
-        void gate.then(() => response.writeHead(204).end());
-      });
-      await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve));
-      closing.push(() => new Promise<void>((resolve) => slow.close(() => resolve())));
-      const { environmentId, endpoint, ingest } = await setUp(`http://127.0.0.1:${(slow.address() as AddressInfo).port}/slow`);
+      const { hooks, open } = await gated();
+      const { environmentId, endpoint, ingest } = await setUp(`${hooks.url}/slow`);
       await ingest(delivered(3, 'stopping'));
       // one slot: it claims a second delivery ahead while the first is in flight
       const instance = start(worker(mailtrail, { concurrency: 1 }));
-      await until(async () => arrived, (count) => count === 1);
+      await until(async () => hooks.requests.length, (count) => count === 1);
       // stop while the first attempt is still waiting for its answer; it is recorded before stop resolves
       const stopping = instance.stop();
       open();
       await stopping;
-      expect(arrived).toBe(1);
+      expect(hooks.requests).toHaveLength(1);
       const page = await mailtrail.store.listDeliveries(environmentId, endpoint.id, { limit: 10 });
       expect(page.data.map((delivery) => delivery.status).sort()).toEqual(['pending', 'pending', 'succeeded']);
       // both unsent deliveries can be claimed at once: none is left leased to the stopped worker
@@ -185,35 +187,25 @@ for (const dialect of DIALECTS) {
 
     it('keeps slots for fresh deliveries while retries to a hanging endpoint hold the rest', async () => {
       // an endpoint that never answers: its retries hold their slots for the whole request timeout (3 s)
-      let hanging = 0;
-      const stuck: Server = createServer((request) => {
-        hanging++;
-        request.resume();
-      });
-      await new Promise<void>((resolve) => stuck.listen(0, '127.0.0.1', resolve));
-      closing.push(() => new Promise<void>((resolve) => {
-        stuck.closeAllConnections();
-        stuck.close(() => resolve());
-      }));
+      const stuck = await receiver({ hold: () => new Promise(() => {}) });
+      closing.push(stuck.close);
       const hooks = await receiver();
       closing.push(hooks.close);
-      const { environmentId, ingest } = await setUp(`http://127.0.0.1:${(stuck.address() as AddressInfo).port}/stuck`);
+      const { environmentId, ingest } = await setUp(`${stuck.url}/stuck`);
       await ingest(delivered(10, 'backlog'));
-      // the backlog: ten retries due now (one failed attempt each)
-      const db = (mailtrail.store as unknown as { db: Kysely<Schema> }).db;
-      await db.updateTable('deliveries').set({ attempts: 1, next_attempt_at: Date.now() - 1000 }).execute();
+      await asDueRetries();
       const fast = await mailtrail.endpoints.create(environmentId, { url: `${hooks.url}/fresh`, eventTypes: ['email.opened'] });
 
       const instance = start(worker(mailtrail, { requestTimeoutMs: 3000 }));
       // four slots: three for retries, which all hang
-      await until(async () => hanging, (count) => count === 3);
+      await until(async () => stuck.requests.length, (count) => count === 3);
       const sentAt = Date.now();
       await ingest([{ ...delivered(1, 'fresh')[0]!, status: 'opened', nativeType: 'opened' }]);
       instance.wake();
       await until(async () => hooks.requests.length, (count) => count === 1, 2_000);
       expect(hooks.requests).toHaveLength(1);
       expect(hooks.requests[0]!.wallAt - sentAt).toBeLessThan(1000);
-      expect(hanging).toBe(3);
+      expect(stuck.requests).toHaveLength(3);
       const page = await until(
         () => mailtrail.store.listDeliveries(environmentId, fast.endpoint.id, { limit: 1 }),
         (result) => result.data[0]?.status === 'succeeded',
@@ -224,25 +216,17 @@ for (const dialect of DIALECTS) {
     it('lets retries have a quarter of the slots while fresh deliveries keep coming', async () => {
       // a receiver that takes 20 to 71 ms per answer, so slots free up one at a time and claims stay small, for a
       // backlog of 40 fresh deliveries and 4 due retries
-      const arrivals: { path: string; at: number }[] = [];
-      const slow: Server = createServer((request, response) => {
-        arrivals.push({ path: request.url!, at: performance.now() });
-        request.resume();
-        setTimeout(() => response.writeHead(204).end(), 20 + (arrivals.length % 4) * 17);
-      });
-      await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve));
-      closing.push(() => new Promise<void>((resolve) => slow.close(() => resolve())));
-      const base = `http://127.0.0.1:${(slow.address() as AddressInfo).port}`;
-      const { environmentId, ingest } = await setUp(`${base}/retry`);
+      const hooks = await receiver({ hold: (index) => new Promise((resolve) => setTimeout(resolve, 20 + ((index + 1) % 4) * 17)) });
+      closing.push(hooks.close);
+      const { environmentId, ingest } = await setUp(`${hooks.url}/retry`);
       await ingest(delivered(4, 'retries'));
-      const db = (mailtrail.store as unknown as { db: Kysely<Schema> }).db;
-      await db.updateTable('deliveries').set({ attempts: 1, next_attempt_at: Date.now() - 1000 }).execute();
-      await mailtrail.endpoints.create(environmentId, { url: `${base}/fresh`, eventTypes: ['email.opened'] });
+      await asDueRetries();
+      await mailtrail.endpoints.create(environmentId, { url: `${hooks.url}/fresh`, eventTypes: ['email.opened'] });
       await ingest(delivered(40, 'flood').map((event) => ({ ...event, status: 'opened' as const, nativeType: 'opened' })));
 
       start(worker(mailtrail, { concurrency: 4 }));
-      await until(async () => arrivals.length, (count) => count === 44, 8_000);
-      const order = arrivals.map((arrival) => arrival.path);
+      await until(async () => hooks.requests.length, (count) => count === 44, 8_000);
+      const order = hooks.requests.map((request) => request.path);
       expect(order.filter((path) => path === '/retry')).toHaveLength(4);
       // fresh deliveries hold most of the first round, but the retries do not wait for all 40 of them
       expect(order.slice(0, 4).filter((path) => path === '/fresh').length).toBeGreaterThanOrEqual(3);
@@ -252,21 +236,12 @@ for (const dialect of DIALECTS) {
     });
 
     it('reads the endpoint again for a delivery that waited for a slot, and sends nothing to one disabled meanwhile', async () => {
-      let arrived = 0;
-      let open: () => void = () => {};
-      const gate = new Promise<void>((resolve) => (open = resolve));
-      const slow: Server = createServer((request, response) => {
-        arrived++;
-        request.resume();
-        void gate.then(() => response.writeHead(204).end());
-      });
-      await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve));
-      closing.push(() => new Promise<void>((resolve) => slow.close(() => resolve())));
-      const { environmentId, endpoint, ingest } = await setUp(`http://127.0.0.1:${(slow.address() as AddressInfo).port}/paused`);
+      const { hooks, open } = await gated();
+      const { environmentId, endpoint, ingest } = await setUp(`${hooks.url}/paused`);
       await ingest(delivered(2, 'paused'));
       // one slot: the second delivery is claimed ahead and waits behind the first, which gets no answer yet
       start(worker(mailtrail, { concurrency: 1 }));
-      await until(async () => arrived, (count) => count === 1);
+      await until(async () => hooks.requests.length, (count) => count === 1);
       await mailtrail.endpoints.update(environmentId, endpoint.id, { enabled: false });
       await new Promise((resolve) => setTimeout(resolve, 1100));
       open();
@@ -274,7 +249,7 @@ for (const dialect of DIALECTS) {
         () => mailtrail.store.listDeliveries(environmentId, endpoint.id, { limit: 10 }),
         (result) => result.data.every((delivery) => delivery.status !== 'pending'),
       );
-      expect(arrived).toBe(1);
+      expect(hooks.requests).toHaveLength(1);
       expect(page.data.map((delivery) => [delivery.status, delivery.lastError]).sort()).toEqual([
         ['failed', 'the endpoint is disabled'],
         ['succeeded', null],
@@ -360,20 +335,16 @@ for (const dialect of DIALECTS) {
         if (other.open) other.close();
       });
       let locked = false;
-      const server: Server = createServer((request, response) => {
-        request.resume();
-        request.on('end', () => {
-          if (!locked) {
-            locked = true;
-            other.exec('begin immediate');
-            setTimeout(() => other.exec('commit'), 300);
-          }
-          response.writeHead(204).end();
-        });
+      const hooks = await receiver({
+        hold: async () => {
+          if (locked) return;
+          locked = true;
+          other.exec('begin immediate');
+          setTimeout(() => other.exec('commit'), 300);
+        },
       });
-      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-      closing.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
-      const { environmentId, endpoint, ingest } = await setUp(`http://127.0.0.1:${(server.address() as AddressInfo).port}/locked`, {}, {
+      closing.push(hooks.close);
+      const { environmentId, endpoint, ingest } = await setUp(`${hooks.url}/locked`, {}, {
         store,
         location: { dataDir },
         cleanup: async () => {

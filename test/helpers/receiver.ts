@@ -21,20 +21,25 @@ export interface Receiver {
   close(): Promise<void>;
 }
 
-/** A webhook receiver on loopback (on `port`, or any free one); `/nul` answers with a NUL in its body. */
-export async function receiver(port = 0): Promise<Receiver> {
+/**
+ * A webhook receiver on loopback (on `port`, or any free one); `/nul` answers with a NUL in its body. `hold`, given
+ * the request's index, delays the answer until it settles (a gate, a pause, or never for an endpoint that hangs).
+ */
+export async function receiver(options: { port?: number; hold?: (index: number) => Promise<void> } = {}): Promise<Receiver> {
   const requests: Received[] = [];
   const script = new Map<string, number[]>();
   const server: Server = createServer((request, response) => {
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
-      requests.push({ at: performance.now(), wallAt: Date.now(), path: request.url!, headers: request.headers, body: Buffer.concat(chunks).toString('utf8') });
+      const index = requests.push({ at: performance.now(), wallAt: Date.now(), path: request.url!, headers: request.headers, body: Buffer.concat(chunks).toString('utf8') }) - 1;
       const status = script.get(request.url!)?.shift() ?? 200;
-      response.writeHead(status, { 'content-type': 'text/plain' }).end(request.url === '/nul' ? 'ok\u0000 with a NUL' : `answered ${status}`);
+      void (options.hold?.(index) ?? Promise.resolve()).then(() =>
+        response.writeHead(status, { 'content-type': 'text/plain' }).end(request.url === '/nul' ? 'ok\u0000 with a NUL' : `answered ${status}`),
+      );
     });
   });
-  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
   const bound = (server.address() as AddressInfo).port;
   return {
     url: `http://127.0.0.1:${bound}`,
