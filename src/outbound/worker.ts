@@ -8,7 +8,6 @@ import { nextAttemptAt, retryAfterMs } from './schedule.js';
 import { outboundHeaders } from './signing.js';
 import { REQUEST_TIMEOUT_MS, succeeded, type AttemptResponse, type Sender } from './sender.js';
 
-
 export interface WorkerOptions {
   store: Store;
   endpoints: EndpointService;
@@ -23,6 +22,9 @@ export interface WorkerOptions {
   requestTimeoutMs?: number;
   onAttempt?: (result: 'succeeded' | 'retrying' | 'failed', durationMs: number) => void;
 }
+
+/** A claimed delivery with the end of its lease. */
+type Leased = ClaimedDelivery & { leaseUntil: number };
 
 /**
  * Sends the outbox: claims due deliveries under a lease, signs them (Standard Webhooks), posts them, and records
@@ -39,7 +41,7 @@ export class DeliveryWorker {
   private stopped = true;
   private readonly idle = new Set<() => void>();
   /** Claimed and read, waiting for a free slot, each with the end of its lease. */
-  private ready: (ClaimedDelivery & { leaseUntil: number })[] = [];
+  private ready: (Leased)[] = [];
   /** Attempts waiting to be recorded, with the callers waiting on them: recorded together, one commit for many. */
   private queue: { record: AttemptRecord; done: (recorded: boolean) => void; failed: (error: unknown) => void }[] = [];
   private flushing = false;
@@ -110,14 +112,14 @@ export class DeliveryWorker {
       room = idle;
       freshOnly = true;
     }
+    // retries enough to fill their quarter of the slots, counting those in flight and already claimed
+    const retriesReady = this.ready.filter((entry) => entry.delivery.attempts > 0).length;
+    const retries = Math.max(0, retryFloor(concurrency) - this.retriesInFlight - retriesReady);
     const now = this.options.now();
+    // Longer than an attempt can take, so no live worker's delivery is taken over; a crashed worker's is, after it.
     const leaseUntil = now + this.leaseMs();
     let claimed: ClaimedDelivery[];
     try {
-      // Longer than an attempt can take, so no live worker's delivery is taken over; a crashed worker's is, after it.
-      // retries enough to fill their quarter of the slots, counting those in flight and already claimed
-      const retriesReady = this.ready.filter((entry) => entry.delivery.attempts > 0).length;
-      const retries = Math.max(0, retryFloor(concurrency) - this.retriesInFlight - retriesReady);
       claimed = await this.options.store.claimDeliveries({ now, limit: room, leaseUntil, retries, freshOnly });
     } catch (error) {
       this.options.log.warn({ err: error }, 'could not claim deliveries');
@@ -156,7 +158,7 @@ export class DeliveryWorker {
       }
       const retry = this.ready[next]!.delivery.attempts > 0;
       if (retry && this.retriesInFlight >= retrySlots) return;
-      const [claimed] = this.ready.splice(next, 1) as [ClaimedDelivery & { leaseUntil: number }];
+      const [claimed] = this.ready.splice(next, 1) as [Leased];
       this.inFlight++;
       if (retry) this.retriesInFlight++;
       const { delivery } = claimed;
@@ -189,7 +191,7 @@ export class DeliveryWorker {
     }
   }
 
-  private async deliver({ delivery, endpoint: claimedEndpoint, event, message, leaseUntil }: ClaimedDelivery & { leaseUntil: number }): Promise<void> {
+  private async deliver({ delivery, endpoint: claimedEndpoint, event, message, leaseUntil }: Leased): Promise<void> {
     const { now } = this.options;
     const attempt = delivery.attempts + 1;
     const startedAt = now();
