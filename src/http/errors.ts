@@ -7,6 +7,8 @@ import type { Logger } from '../log.js';
 /** The HTTP status of every error code: the only place that decides it. */
 export const STATUS_BY_CODE: Record<ErrorCode, ContentfulStatusCode> = {
   MT_ERR_INVALID_BODY: 400,
+  MT_ERR_BODY_TOO_DEEP: 400,
+  MT_ERR_SUBSCRIBE_URL_INVALID: 400,
   MT_ERR_VALIDATION: 400,
   MT_ERR_UNKNOWN_PROVIDER: 400,
   MT_ERR_INVALID_CURSOR: 400,
@@ -32,6 +34,9 @@ export const STATUS_BY_CODE: Record<ErrorCode, ContentfulStatusCode> = {
   MT_ERR_PROVIDER_UNREACHABLE: 502,
 };
 
+/** Seconds a caller is told to wait (`Retry-After`) when the database cannot be reached. */
+export const STORAGE_RETRY_AFTER_SECONDS = 5;
+
 export function errorBody(code: ErrorCode, message: string) {
   return { error: { code, message } };
 }
@@ -46,6 +51,8 @@ export function handleError(error: unknown, c: Context, log: Logger): Response {
     if (status >= 500) log.error({ err: error.cause ?? error, code: error.code, path: c.req.path }, error.message);
     // The rest of an oversized body is never read: close the connection instead of draining it.
     const headers: Record<string, string> = error.code === 'MT_ERR_BODY_TOO_LARGE' ? { connection: 'close' } : {};
+    // The database is down or failing: the caller (a provider, an operator) should come back shortly.
+    if (error.code === 'MT_ERR_STORAGE_UNAVAILABLE') headers['retry-after'] = String(STORAGE_RETRY_AFTER_SECONDS);
     return c.json(errorBody(error.code, error.message), status, headers);
   }
   const requestId = newId('req');
