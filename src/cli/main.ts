@@ -4,7 +4,7 @@ import { createLogger } from '../log.js';
 import { createMailtrail } from '../mailtrail.js';
 import { readFile } from 'node:fs/promises';
 import { MailtrailError } from '../core/errors.js';
-import { integrationView } from '../http/views.js';
+import { integrationView } from '../views/integration.js';
 import { openStore } from '../store/index.js';
 import type { Store } from '../store/types.js';
 

@@ -1,5 +1,5 @@
 import type { NormalizedEvent } from '../core/event.js';
-import { eventView, messageView } from '../http/views.js';
+import { eventView, messageView } from '../views/message.js';
 import type { Message } from '../store/types.js';
 
 /**

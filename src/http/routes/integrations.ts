@@ -3,7 +3,7 @@ import type { AppContext, AppEnv } from '../context.js';
 import type { InboundCredentials } from '../../service/integrations.js';
 import type { Integration } from '../../store/types.js';
 import { CreateIntegrationSchema, ErrorSchema, IntegrationNoticeSchema, IntegrationSchema, UpdateIntegrationSchema } from '../schemas.js';
-import { integrationView, noticeView } from '../views.js';
+import { integrationView, noticeView } from '../../views/integration.js';
 
 const security = [{ ApiKey: [] }];
 const errors = {

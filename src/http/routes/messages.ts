@@ -2,7 +2,7 @@ import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import { MailtrailError } from '../../core/errors.js';
 import type { AppContext, AppEnv } from '../context.js';
 import { ErrorSchema, EventSchema, ListEventsQuery, ListMessagesQuery, MessageDetailSchema, MessageSchema, RegisterMessageSchema, page } from '../schemas.js';
-import { eventView, messageView } from '../views.js';
+import { eventView, messageView } from '../../views/message.js';
 
 const security = [{ ApiKey: [] }];
 const error = (description: string) => ({ description, content: { 'application/json': { schema: ErrorSchema } } });
