@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { MailtrailError, isMailtrailError, type ErrorCode } from '../core/errors.js';
 import { newId } from '../core/ids.js';
+import { MAX_JSON_DEPTH, nestsDeeperThan } from '../core/json-depth.js';
 import { storableText } from '../core/text.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import type { InboundRequest, ProviderAdapter, ProviderContext } from '../providers/types.js';
@@ -89,6 +90,10 @@ export async function receiveInbound(deps: InboundDeps, input: InboundInput): Pr
     }
   }
 
+  // Before anything walks the payload: a body nested thousands deep would be stored fine and then break every
+  // read that serializes it (JSON.stringify runs out of stack), for the whole environment's feed.
+  if (nestsDeeperThan(request.rawBody)) throw tooDeep();
+
   const handshake = adapter.handshake ? await adapter.handshake(request, deps.providerContext) : null;
   if (handshake) {
     await storage(() =>
@@ -126,6 +131,8 @@ export async function receiveInbound(deps: InboundDeps, input: InboundInput): Pr
   let results: IngestResult[];
   try {
     const events = adapter.parse(request);
+    // An event's raw text may be JSON held in a string of the body (an SNS Message, Mandrill's form field).
+    if (events.some((event) => nestsDeeperThan(event.raw))) throw tooDeep();
     results = await storage(() =>
       deps.store.ingest({
         environmentId: integration.environmentId,
@@ -253,6 +260,10 @@ function credentialsMatch(authorization: string, credentials: { username: string
   // Hashing first makes the comparison constant-time whatever the lengths.
   const digest = (text: string) => createHash('sha256').update(text).digest();
   return timingSafeEqual(digest(given), digest(expected));
+}
+
+function tooDeep(): MailtrailError {
+  return new MailtrailError('MT_ERR_BODY_TOO_DEEP', `the payload nests arrays and objects more than ${MAX_JSON_DEPTH} levels deep`);
 }
 
 /** Runs a store call; any failure that is not ours means the events are not durable: the provider must retry. */

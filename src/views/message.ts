@@ -1,4 +1,5 @@
 import type { NormalizedEvent } from '../core/event.js';
+import { nestsDeeperThan } from '../core/json-depth.js';
 import type { Message } from '../store/types.js';
 import { iso, isoOrNull } from './time.js';
 
@@ -73,7 +74,13 @@ export function eventView(event: NormalizedEvent) {
   };
 }
 
+/**
+ * The provider's event as JSON. Text that is not JSON, or that nests deeper than ingest accepts (stored before the
+ * bound existed), is returned as the stored string: re-serializing it could throw, and one such event would make
+ * every page of the feed that holds it unreadable.
+ */
 function parseRaw(raw: string): unknown {
+  if (nestsDeeperThan(raw)) return raw;
   try {
     return JSON.parse(raw);
   } catch {

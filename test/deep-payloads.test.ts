@@ -1,0 +1,95 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MAX_JSON_DEPTH } from '../src/core/json-depth.js';
+import { renderPayload } from '../src/outbound/payload.js';
+import { sendgridBatch, sendgridKeys, signSendgrid, startServer, type TestServer } from './helpers/server.js';
+import { signMandrill } from './helpers/signers.js';
+import { DIALECTS } from './helpers/stores.js';
+
+// Issue 9, item 3: one payload nested thousands of levels deep must neither be stored nor, when it already is,
+// make the environment's events unreadable.
+const LEVELS = 10_000;
+const deepArray = (levels = LEVELS) => '['.repeat(levels) + '1' + ']'.repeat(levels);
+const deepObject = (levels = LEVELS) => '{"a":'.repeat(levels) + '1' + '}'.repeat(levels);
+
+for (const dialect of DIALECTS) {
+  describe(`${dialect}: payloads nested too deep`, () => {
+    let server: TestServer;
+    let generic: string;
+    const apiKeyJson = () => ({ 'content-type': 'application/json', authorization: `ApiKey ${server.apiKey}` });
+
+    beforeAll(async () => {
+      server = await startServer(dialect);
+      generic = (await server.api('/v1/integrations', { body: { providerId: 'generic', name: 'own code' } })).body.id;
+    });
+    afterAll(() => server.stop());
+
+    const event = (id: string, extra: string) =>
+      `{"id":"${id}","event":{"status":"delivered","date":"2026-11-21T12:00:00Z","externalId":"deep-msg"},"recipient":"ada@example.com","extra":${extra}}`;
+
+    it('refuses 10,000 levels in an array, in an object and inside a known event, and stores nothing', async () => {
+      for (const body of [deepArray(), deepObject(), event('deep-1', deepArray()), `[${event('deep-2', deepObject())}]`]) {
+        const answer = await server.inbound(generic, body, apiKeyJson());
+        expect(answer).toMatchObject({ status: 400, body: { error: { code: 'MT_ERR_BODY_TOO_DEEP', message: expect.stringContaining(String(MAX_JSON_DEPTH)) } } });
+      }
+      expect((await server.api('/v1/events')).body.data).toEqual([]);
+    });
+
+    it('accepts an event nested exactly to the limit', async () => {
+      // the event object is the first level
+      const answer = await server.inbound(generic, event('limit-1', deepArray(MAX_JSON_DEPTH - 1)), apiKeyJson());
+      expect(answer.status).toBe(200);
+      const refused = await server.inbound(generic, event('limit-2', deepArray(MAX_JSON_DEPTH)), apiKeyJson());
+      expect(refused.body.error.code).toBe('MT_ERR_BODY_TOO_DEEP');
+    });
+
+    it('refuses a signed SendGrid batch whose event carries a deep field', async () => {
+      const keys = sendgridKeys();
+      const created = await server.api('/v1/integrations', { body: { providerId: 'sendgrid', name: 'SendGrid', signingKey: keys.publicKeyBase64 } });
+      const good = { email: 'bo@example.com', timestamp: 1795258800, event: 'delivered', sg_event_id: 'sg-deep-0', sg_message_id: 'sg-deep.1' };
+      // built as text: JSON.stringify itself runs out of stack on such a value
+      const deep = JSON.stringify({ ...good, sg_event_id: 'sg-deep-1' }).slice(0, -1) + `,"unique_arg":${deepObject()}}`;
+      const body = sendgridBatch([good]).replace(/\]\r\n$/, `,\r\n${deep}]\r\n`);
+      expect(body).toContain('sg-deep-1');
+      const answer = await server.inbound(created.body.id, body, signSendgrid(keys.privateKey, body));
+      expect(answer).toMatchObject({ status: 400, body: { error: { code: 'MT_ERR_BODY_TOO_DEEP' } } });
+    });
+
+    it('refuses deep JSON held in a form field (Mandrill), which the body scan cannot see', async () => {
+      const key = 'mandrill-webhook-key-0123456789';
+      const created = await server.api('/v1/integrations', { body: { providerId: 'mandrill', name: 'Mandrill', signingKey: key } });
+      const events = `[{"event":"send","_id":"md-deep","ts":1795258800,"msg":{"_id":"md-deep","email":"gus@example.com","metadata":${deepObject()}}}]`;
+      const form = new URLSearchParams({ mandrill_events: events }).toString();
+      const headers = { 'content-type': 'application/x-www-form-urlencoded', 'x-mandrill-signature': signMandrill(created.body.inboundWebhookUrl, form, key) };
+      expect(await server.inbound(created.body.id, form, headers)).toMatchObject({ status: 400, body: { error: { code: 'MT_ERR_BODY_TOO_DEEP' } } });
+    });
+
+    it('reads events, the message and the feed when a deep payload is already stored', async () => {
+      // Stored the way data from before the bound was: straight into the store, past the inbound check.
+      const raw = event('stored-deep', deepArray());
+      const [result] = await server.storage.store.ingest({
+        environmentId: server.environmentId,
+        integrationId: generic,
+        provider: 'generic',
+        receivedAt: Date.now(),
+        events: [{ status: 'delivered', nativeType: 'delivered', occurredAt: Date.parse('2026-11-21T12:00:00Z'), dedupeKey: 'stored-deep', providerMessageId: 'stored-deep-msg', recipient: 'cy@example.com', raw }],
+      });
+      const messageId = result!.event.messageId!;
+
+      const events = await server.api('/v1/events');
+      expect(events.status).toBe(200);
+      const stored = events.body.data.find((item: { id: string }) => item.id === result!.event.id);
+      expect(stored.raw).toBe(raw);
+      // the shallow events beside it still come back as JSON
+      expect(events.body.data.some((item: { raw: unknown }) => typeof item.raw === 'object')).toBe(true);
+
+      const message = await server.api(`/v1/messages/${messageId}`);
+      expect(message.status).toBe(200);
+      expect(message.body.timeline[0].raw).toBe(raw);
+      expect((await server.api('/v1/messages')).status).toBe(200);
+
+      // the outbound payload of that event renders as well
+      const body = renderPayload(result!.event, null);
+      expect(JSON.parse(body).data.event.raw).toBe(raw);
+    });
+  });
+}
