@@ -93,3 +93,32 @@ for (const dialect of DIALECTS) {
     });
   });
 }
+
+for (const dialect of DIALECTS) {
+  describe(`${dialect}: management API bodies nested too deep`, () => {
+    let server: TestServer;
+    beforeAll(async () => {
+      server = await startServer(dialect);
+    });
+    afterAll(() => server.stop());
+
+    const post = (path: string, body: string, method = 'POST') =>
+      fetch(server.url + path, { method, headers: { authorization: `ApiKey ${server.apiKey}`, 'content-type': 'application/json' }, body }).then(async (response) => ({
+        status: response.status,
+        body: (await response.json()) as { error?: { code: string } },
+      }));
+
+    it('refuses deep message metadata and integration settings with 400, and leaves what is stored as it was', async () => {
+      const created = await server.api('/v1/integrations', { body: { providerId: 'generic', name: 'own code' } });
+      const message = `{"integrationId":"${created.body.id}","providerMessageId":"deep-meta","to":"ada@example.com","metadata":{"a":${deepArray()}}}`;
+      expect(await post('/v1/messages', message)).toMatchObject({ status: 400, body: { error: { code: 'MT_ERR_BODY_TOO_DEEP' } } });
+      expect(await post(`/v1/integrations/${created.body.id}`, `{"settings":${deepObject()}}`, 'PATCH')).toMatchObject({ status: 400, body: { error: { code: 'MT_ERR_BODY_TOO_DEEP' } } });
+      expect((await server.api('/v1/messages')).body.data).toEqual([]);
+      expect((await server.api(`/v1/integrations/${created.body.id}`)).body).toEqual(created.body);
+
+      // a body within the bound still reaches the route's validator
+      const shallow = await post('/v1/messages', `{"integrationId":"${created.body.id}","providerMessageId":"ok-meta","to":"ada@example.com","metadata":{"a":[[1]]}}`);
+      expect(shallow.status).toBe(201);
+    });
+  });
+}

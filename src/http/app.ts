@@ -3,6 +3,7 @@ import { MailtrailError } from '../core/errors.js';
 import { requireApiKey } from './auth.js';
 import type { AppContext, AppEnv } from './context.js';
 import { handleError, notFound } from './errors.js';
+import { limitJsonDepth } from './json-depth.js';
 import { inboundRoutes } from './routes/inbound.js';
 import { integrationRoutes } from './routes/integrations.js';
 import { messageRoutes } from './routes/messages.js';
@@ -31,6 +32,7 @@ export function createApp(context: AppContext): OpenAPIHono<AppEnv> {
     );
   });
   app.use('/v1/*', requireApiKey(context));
+  app.use('/v1/*', limitJsonDepth());
 
   app.route('/', operationRoutes(context, hooks));
   app.route('/', inboundRoutes(context, hooks));
