@@ -10,6 +10,12 @@ describe('loadConfig', () => {
     expect(config).toMatchObject({ port: 3000, databaseUrl: undefined, publicUrl: 'http://localhost:3000', logLevel: 'info', bodyLimit: 10 * 1024 * 1024 });
     expect(config.dataDir.endsWith('.mailtrail')).toBe(true);
   });
+  it('tracks on PUBLIC_URL, trusts no proxy and keeps truncated addresses unless told otherwise', () => {
+    expect(loadConfig({ PUBLIC_URL: 'https://hub.example.com/' }).tracking).toEqual({ baseUrl: 'https://hub.example.com', previousSecrets: [], trustProxy: [], ipStorage: 'truncated' });
+    const previous = 'p'.repeat(32);
+    const custom = loadConfig({ MAILTRAIL_TRACKING_URL: 'https://t.example.com/', MAILTRAIL_SECRET_PREVIOUS: ` ${previous} ,${previous}2`, MAILTRAIL_TRUST_PROXY: '10.0.0.0/8, ::1', MAILTRAIL_IP_STORAGE: 'FULL' });
+    expect(custom.tracking).toEqual({ baseUrl: 'https://t.example.com', previousSecrets: [previous, `${previous}2`], trustProxy: ['10.0.0.0/8', '::1'], ipStorage: 'full' });
+  });
   it('lets flags win over the environment', () => {
     expect(loadConfig({ PORT: '4000' }, { port: '5000' }).port).toBe(5000);
   });
@@ -23,6 +29,10 @@ describe('loadConfig', () => {
     [{ MAILTRAIL_SECRET: 'short' }, /MAILTRAIL_SECRET must be at least 32/],
     [{ NODE_ENV: 'production' }, /MAILTRAIL_SECRET is required/],
     [{ DATABASE_URL: 'postgres://localhost/db' }, /MAILTRAIL_SECRET is required with DATABASE_URL/],
+    [{ MAILTRAIL_TRACKING_URL: 'track.example.com' }, /MAILTRAIL_TRACKING_URL must be an absolute/],
+    [{ MAILTRAIL_SECRET_PREVIOUS: 'short' }, /MAILTRAIL_SECRET_PREVIOUS must list secrets of at least 32/],
+    [{ MAILTRAIL_TRUST_PROXY: '10.0.0.0/33' }, /MAILTRAIL_TRUST_PROXY: "10.0.0.0\/33" is not an address or CIDR/],
+    [{ MAILTRAIL_IP_STORAGE: 'hashed' }, /MAILTRAIL_IP_STORAGE must be one of full, truncated, none/],
   ])('refuses %o with one clear line', (env, message) => {
     expect(() => loadConfig(env)).toThrow(message);
   });

@@ -2,7 +2,9 @@ import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'no
 import { join, resolve } from 'node:path';
 import { MailtrailError } from '../core/errors.js';
 import { parseRetrySchedule } from '../outbound/schedule.js';
-import { parseCidrs } from '../outbound/ssrf.js';
+import { IP_STORAGE_MODES, type IpStorage } from '../engagement/client-ip.js';
+import { parseCidrs } from '../net/cidrs.js';
+import { parseAllowedCidrs } from '../outbound/ssrf.js';
 import { generateMasterSecret } from '../security/secret-box.js';
 
 /** Everything `mailtrail serve` can be told, from environment variables and their matching flags. */
@@ -20,6 +22,17 @@ export interface Config {
   bodyLimit: number;
   /** SNS signing certificates provided as files, for hosts that cannot reach AWS. */
   snsCertDir: string | undefined;
+  /** First-party open, click and unsubscribe tracking. */
+  tracking: {
+    /** MAILTRAIL_TRACKING_URL: the base of tracking URLs (a custom tracking domain); default PUBLIC_URL. */
+    baseUrl: string;
+    /** MAILTRAIL_SECRET_PREVIOUS: earlier master secrets whose tracking tokens still open after a rotation. */
+    previousSecrets: string[];
+    /** MAILTRAIL_TRUST_PROXY: proxies whose forwarding headers name the client. */
+    trustProxy: string[];
+    /** MAILTRAIL_IP_STORAGE: what is kept of a hit's address. */
+    ipStorage: IpStorage;
+  };
   outbound: {
     concurrency: number;
     retrySchedule: readonly number[];
@@ -51,14 +64,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: ConfigFl
   if (databaseUrl !== undefined && databaseUrl !== '' && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     fail('DATABASE_URL must be a postgres:// or postgresql:// URL (leave it unset for the embedded database)');
   }
-  const publicUrl = (flags.publicUrl ?? env.PUBLIC_URL ?? `http://localhost:${port}`).replace(/\/+$/, '');
-  let parsed: URL;
-  try {
-    parsed = new URL(publicUrl);
-  } catch {
-    fail(`PUBLIC_URL must be an absolute http(s) URL, got "${publicUrl}"`);
-  }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') fail(`PUBLIC_URL must start with http:// or https://, got "${publicUrl}"`);
+  const publicUrl = httpUrl('PUBLIC_URL', flags.publicUrl ?? env.PUBLIC_URL ?? `http://localhost:${port}`);
   const logLevel = (flags.logLevel ?? env.LOG_LEVEL ?? 'info').toLowerCase();
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) fail(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
   const secret = env.MAILTRAIL_SECRET || undefined;
@@ -68,6 +74,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: ConfigFl
   // Every process on one PostgreSQL database must seal and open keys with the same secret: one generated into a
   // local data directory would make keys stored by one process unreadable by the others.
   if (databaseUrl && secret === undefined) fail('MAILTRAIL_SECRET is required with DATABASE_URL, the same on every process (try: openssl rand -base64 32)');
+  const previousSecrets = (env.MAILTRAIL_SECRET_PREVIOUS ?? '').split(',').map((part) => part.trim()).filter(Boolean);
+  if (previousSecrets.some((previous) => previous.length < 32)) fail('MAILTRAIL_SECRET_PREVIOUS must list secrets of at least 32 characters, separated by commas');
+  const ipStorage = (env.MAILTRAIL_IP_STORAGE || 'truncated').toLowerCase();
+  if (!(IP_STORAGE_MODES as readonly string[]).includes(ipStorage)) fail(`MAILTRAIL_IP_STORAGE must be one of ${IP_STORAGE_MODES.join(', ')}, got "${ipStorage}"`);
   return {
     port,
     host,
@@ -79,14 +89,33 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: ConfigFl
     production,
     bodyLimit: integer('MAILTRAIL_BODY_LIMIT', env.MAILTRAIL_BODY_LIMIT ?? String(DEFAULT_BODY_LIMIT), 1024, 1024 * 1024 * 1024),
     snsCertDir: directory('MAILTRAIL_SNS_CERT_DIR', env.MAILTRAIL_SNS_CERT_DIR),
+    tracking: {
+      baseUrl: env.MAILTRAIL_TRACKING_URL ? httpUrl('MAILTRAIL_TRACKING_URL', env.MAILTRAIL_TRACKING_URL) : publicUrl,
+      previousSecrets,
+      trustProxy: attempt(() => parseCidrs(env.MAILTRAIL_TRUST_PROXY, 'MAILTRAIL_TRUST_PROXY')),
+      ipStorage: ipStorage as IpStorage,
+    },
     outbound: {
       concurrency: integer('MAILTRAIL_WEBHOOK_CONCURRENCY', env.MAILTRAIL_WEBHOOK_CONCURRENCY ?? '16', 1, 256),
       retrySchedule: attempt(() => parseRetrySchedule(env.MAILTRAIL_RETRY_SCHEDULE)),
       allowPrivate: boolean('MAILTRAIL_WEBHOOK_ALLOW_PRIVATE', env.MAILTRAIL_WEBHOOK_ALLOW_PRIVATE),
-      allowedCidrs: attempt(() => parseCidrs(env.MAILTRAIL_WEBHOOK_ALLOWED_CIDRS)),
+      allowedCidrs: attempt(() => parseAllowedCidrs(env.MAILTRAIL_WEBHOOK_ALLOWED_CIDRS)),
       requestTimeoutMs: integer('MAILTRAIL_WEBHOOK_TIMEOUT', env.MAILTRAIL_WEBHOOK_TIMEOUT ?? '15', 1, 60) * 1000,
     },
   };
+}
+
+/** An absolute http(s) URL without trailing slashes. */
+function httpUrl(name: string, value: string): string {
+  const url = value.replace(/\/+$/, '');
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return fail(`${name} must be an absolute http(s) URL, got "${url}"`);
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') fail(`${name} must start with http:// or https://, got "${url}"`);
+  return url;
 }
 
 function boolean(name: string, value: string | undefined): boolean {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createAddressGuard, parseCidrs } from './ssrf.js';
+import { createAddressGuard, parseAllowedCidrs } from './ssrf.js';
 
 describe('the outbound address guard', () => {
   const guard = createAddressGuard({ allowPrivate: false, allowedCidrs: [] });
@@ -16,12 +16,12 @@ describe('the outbound address guard', () => {
   });
 
   it('allows what the operator lists, and everything with the allowance', () => {
-    const listed = createAddressGuard({ allowPrivate: false, allowedCidrs: parseCidrs('10.1.2.0/24, ::1') });
+    const listed = createAddressGuard({ allowPrivate: false, allowedCidrs: parseAllowedCidrs('10.1.2.0/24, ::1') });
     expect(listed.permitted('10.1.2.9')).toBe(true);
     expect(listed.permitted('10.1.3.9')).toBe(false);
     expect(listed.permitted('::1')).toBe(true);
     expect(createAddressGuard({ allowPrivate: true, allowedCidrs: [] }).permitted('127.0.0.1')).toBe(true);
-    expect(() => parseCidrs('10.0.0.0/33')).toThrow(/not an address or CIDR/);
-    expect(() => parseCidrs('intranet')).toThrow(/not an address or CIDR/);
+    expect(() => parseAllowedCidrs('10.0.0.0/33')).toThrow(/not an address or CIDR/);
+    expect(() => parseAllowedCidrs('intranet')).toThrow(/not an address or CIDR/);
   });
 });

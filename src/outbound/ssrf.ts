@@ -1,5 +1,6 @@
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { BlockList, isIP, type LookupFunction } from 'node:net';
+import { networkSet, parseCidrs } from '../net/cidrs.js';
 
 /**
  * Addresses an outbound webhook must not reach unless the operator allows them: loopback, private, link-local
@@ -46,16 +47,11 @@ export class SsrfRefusal extends Error {
 export function createAddressGuard(policy: SsrfPolicy) {
   const forbidden = new BlockList();
   for (const [network, prefix, type] of FORBIDDEN) forbidden.addSubnet(network, prefix, type);
-  const allowed = new BlockList();
-  for (const cidr of policy.allowedCidrs) {
-    const [network = '', prefix = ''] = cidr.split('/');
-    const type = isIP(network) === 6 ? 'ipv6' : 'ipv4';
-    allowed.addSubnet(network, Number(prefix || (type === 'ipv6' ? 128 : 32)), type);
-  }
+  const allowed = networkSet(policy.allowedCidrs);
   const permitted = (address: string): boolean => {
     if (policy.allowPrivate) return true;
     const type = isIP(address) === 6 ? 'ipv6' : 'ipv4';
-    return !forbidden.check(address, type) || allowed.check(address, type);
+    return !forbidden.check(address, type) || allowed.has(address);
   };
 
   /**
@@ -77,16 +73,6 @@ export function createAddressGuard(policy: SsrfPolicy) {
 }
 
 /** Reads MAILTRAIL_WEBHOOK_ALLOWED_CIDRS; a bad entry is a configuration error. */
-export function parseCidrs(text: string | undefined): string[] {
-  if (!text) return [];
-  return text.split(',').map((part) => {
-    const cidr = part.trim();
-    const [network = '', prefix] = cidr.split('/');
-    const version = isIP(network);
-    const max = version === 6 ? 128 : 32;
-    if (version === 0 || (prefix !== undefined && (!/^\d{1,3}$/.test(prefix) || Number(prefix) > max))) {
-      throw new Error(`MAILTRAIL_WEBHOOK_ALLOWED_CIDRS: "${cidr}" is not an address or CIDR`);
-    }
-    return cidr;
-  });
+export function parseAllowedCidrs(text: string | undefined): string[] {
+  return parseCidrs(text, 'MAILTRAIL_WEBHOOK_ALLOWED_CIDRS');
 }
