@@ -110,7 +110,7 @@ export class Mailtrail {
   constructor(options: MailtrailOptions) {
     this.now = options.now ?? Date.now;
     this.log = options.logger ?? silentLogger;
-    this.store = options.store ?? openStore({ databaseUrl: options.databaseUrl, schema: options.databaseSchema, dataDir: options.dataDir ?? './.mailtrail' });
+    this.store = options.store ?? openStore({ databaseUrl: options.databaseUrl, schema: options.databaseSchema, dataDir: options.dataDir ?? './.mailtrail', log: this.log });
     this.metrics = new Metrics({ processMetrics: options.processMetrics });
     this.bus = new EventBus(this.log);
     this.metrics.watchOutbox(() => this.store.outboxStats(this.now()), this.now);

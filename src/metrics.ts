@@ -54,14 +54,26 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  /** Reads the outbox at each scrape: deliveries due now, and how long the oldest has waited. */
+  /**
+   * Reads the outbox at each scrape: deliveries due now, and how long the oldest has waited. Both gauges share one
+   * read; when the database cannot be read (a restart) they keep their last figures, so the scrape still answers
+   * with everything else instead of failing.
+   */
   watchOutbox(stats: () => Promise<{ due: number; oldestDueAt: number | null }>, now: () => number): void {
+    let reading: Promise<{ due: number; oldestDueAt: number | null } | null> | null = null;
+    const read = () =>
+      (reading ??= stats()
+        .catch(() => null)
+        .finally(() => {
+          reading = null;
+        }));
     new Gauge({
       name: 'mailtrail_webhook_queue_depth',
       help: 'Outbound deliveries due now',
       registers: [this.registry],
       async collect() {
-        this.set((await stats()).due);
+        const outbox = await read();
+        if (outbox) this.set(outbox.due);
       },
     });
     new Gauge({
@@ -69,8 +81,8 @@ export class Metrics {
       help: 'How long the oldest due outbound delivery has waited',
       registers: [this.registry],
       async collect() {
-        const { oldestDueAt } = await stats();
-        this.set(oldestDueAt === null ? 0 : Math.max(0, (now() - oldestDueAt) / 1000));
+        const outbox = await read();
+        if (outbox) this.set(outbox.oldestDueAt === null ? 0 : Math.max(0, (now() - outbox.oldestDueAt) / 1000));
       },
     });
   }

@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { MailtrailError } from '../core/errors.js';
 import { integrationView } from '../views/integration.js';
 import { openStore } from '../store/index.js';
+import { isStorageUnavailable } from '../store/storage-errors.js';
 import type { Store } from '../store/types.js';
 
 /** The "## Set up" section of a provider's guide in docs/providers, as shipped with the package. */
@@ -171,4 +172,13 @@ async function serve(config: Config, mode: 'serve' | 'worker' = 'serve'): Promis
   };
   process.once('SIGINT', () => stop('SIGINT'));
   process.once('SIGTERM', () => stop('SIGTERM'));
+  // The last line of defence: a database error that escaped every handler only means the database is away, and the
+  // store recovers from that by itself; anything else is a bug, and ends the process as Node would have.
+  const escaped = (error: unknown) => {
+    if (isStorageUnavailable(error)) return void log.warn({ err: error }, 'a database error escaped its handler; carrying on');
+    log.fatal({ err: error }, 'unhandled error');
+    process.exit(1);
+  };
+  process.on('uncaughtException', escaped);
+  process.on('unhandledRejection', escaped);
 }

@@ -1,8 +1,9 @@
 import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import { isMailtrailError, type ErrorCode } from '../core/errors.js';
+import { isMailtrailError, MailtrailError, type ErrorCode } from '../core/errors.js';
 import { newId } from '../core/ids.js';
 import type { Logger } from '../log.js';
+import { isStorageUnavailable } from '../store/storage-errors.js';
 
 /** The HTTP status of every error code: the only place that decides it. */
 export const STATUS_BY_CODE: Record<ErrorCode, ContentfulStatusCode> = {
@@ -46,6 +47,10 @@ export function errorBody(code: ErrorCode, message: string) {
  * generic 500 with a request id, and the details go to the log only.
  */
 export function handleError(error: unknown, c: Context, log: Logger): Response {
+  // a database restarting, failing over or out of reach, met by any route: 503, so the caller comes back
+  if (!isMailtrailError(error) && isStorageUnavailable(error)) {
+    return handleError(new MailtrailError('MT_ERR_STORAGE_UNAVAILABLE', 'the database is not reachable; retry later', { cause: error }), c, log);
+  }
   if (isMailtrailError(error)) {
     const status = STATUS_BY_CODE[error.code];
     if (status >= 500) log.error({ err: error.cause ?? error, code: error.code, path: c.req.path }, error.message);

@@ -1,8 +1,10 @@
 import { MailtrailError } from '../core/errors.js';
 import type { Logger } from '../log.js';
 import { storableText } from '../core/text.js';
+import { isStorageUnavailable } from '../store/storage-errors.js';
 import type { AttemptRecord, ClaimedDelivery, Delivery, DeliveryOutcome, Store, WebhookEndpoint } from '../store/types.js';
 import type { EndpointService } from './endpoints.js';
+import { Outage } from './outage.js';
 import { renderPayload } from './payload.js';
 import { nextAttemptAt, retryAfterMs } from './schedule.js';
 import { outboundHeaders } from './signing.js';
@@ -47,25 +49,32 @@ export class DeliveryWorker {
   private flushing = false;
   private flushScheduled = false;
   private flushFailures = 0;
+  /** Claims and records pause together while the database cannot be used. */
+  private readonly outage: Outage;
+  /** Ends the pause of a record that waits for the database, so that stopping is not held up by it. */
+  private interruptPause: (() => void) | undefined;
   /** Per endpoint with a rate limit: the earliest time its next request may start (this process's share). */
   private readonly nextSlot = new Map<string, number>();
   /** Endpoints read again for deliveries that waited (see `currentEndpoint`). */
   private readonly endpointReads = new Map<string, { endpoint: WebhookEndpoint | null; at: number }>();
 
-  constructor(private readonly options: WorkerOptions) {}
+  constructor(private readonly options: WorkerOptions) {
+    this.outage = new Outage(options.log, options.now);
+  }
 
   start(): void {
     if (!this.stopped) return;
     this.stopped = false;
-    this.timer = setInterval(() => this.wake(), this.options.pollMs ?? 250);
+    this.timer = setInterval(() => this.look(), this.options.pollMs ?? 250);
     this.timer.unref();
-    this.wake();
+    this.look();
   }
 
   /** Stops claiming; resolves once the attempts in flight are recorded. */
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
+    this.interruptPause?.();
     while (this.ticking) await new Promise((resolve) => setTimeout(resolve, 5));
     await this.release();
     if (this.inFlight === 0) return;
@@ -74,6 +83,13 @@ export class DeliveryWorker {
 
   /** Looks for due deliveries now (called after each ingest commit, so fresh events go out at once). */
   wake(): void {
+    // a commit just went through: a pause for a database that was away ends now rather than at its term
+    if (this.outage.succeeded()) this.interruptPause?.();
+    this.look();
+  }
+
+  /** An outside look for due deliveries (a wake, the poll): a claim for fresh deliveries alone may find something. */
+  private look(): void {
     this.freshProbe = true;
     this.kick();
   }
@@ -97,6 +113,8 @@ export class DeliveryWorker {
 
   private async tick(): Promise<void> {
     this.startReady();
+    // the poll wakes the worker again; the first claim after the pause tells whether the database is back
+    if (this.outage.pausing()) return;
     const { concurrency } = this.options;
     // Claimed ahead, up to one more round of the slots, so the next deliveries are ready when slots free up; a claim
     // is a write (a commit) and is made for half the slots or more at a time, not for each slot that frees up.
@@ -121,8 +139,9 @@ export class DeliveryWorker {
     let claimed: ClaimedDelivery[];
     try {
       claimed = await this.options.store.claimDeliveries({ now, limit: room, leaseUntil, retries, freshOnly });
+      this.outage.succeeded();
     } catch (error) {
-      this.options.log.warn({ err: error }, 'could not claim deliveries');
+      this.outage.failed(error);
       return;
     }
     // fresh deliveries go ahead of the retries already waiting, as they do in the claim
@@ -333,9 +352,11 @@ export class DeliveryWorker {
   }
 
   /**
-   * Group commit for attempts: whatever finished while the last transaction ran goes into the next one. A group
-   * that cannot be written (the database busy or unreachable for a moment) is tried again a few times, with
-   * growing pauses, before its attempts are reported as unrecorded: they were sent, and would be sent again.
+   * Group commit for attempts: whatever finished while the last transaction ran goes into the next one. A group the
+   * database refuses is tried again a few times, with growing pauses, before its attempts are reported as
+   * unrecorded: they were sent, and would be sent again. While the database cannot be reached at all (a restart, a
+   * failover) the group waits for it instead, pausing as claims do, for as long as the worker runs: a record written
+   * late is still right, since only the attempt that follows the stored one is recorded.
    */
   private async flush(): Promise<void> {
     if (this.flushing || this.queue.length === 0) return;
@@ -347,13 +368,19 @@ export class DeliveryWorker {
         this.options.now(),
       );
       this.flushFailures = 0;
+      this.outage.succeeded();
       batch.forEach((entry, index) => entry.done(recorded[index] ?? false));
     } catch (error) {
-      if (this.flushFailures < FLUSH_RETRIES) {
+      const unreachable = isStorageUnavailable(error);
+      if (unreachable && !this.stopped) {
+        this.outage.failed(error);
+        this.queue.unshift(...batch);
+        await this.pause(this.outage.remainingMs());
+      } else if (!unreachable && this.flushFailures < FLUSH_RETRIES) {
         this.flushFailures++;
         this.options.log.warn({ err: error, attempts: batch.length }, 'could not record attempts; trying again');
         this.queue.unshift(...batch);
-        await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** this.flushFailures));
+        await this.pause(100 * 2 ** this.flushFailures);
       } else {
         this.flushFailures = 0;
         for (const entry of batch) entry.failed(error);
@@ -362,6 +389,19 @@ export class DeliveryWorker {
       this.flushing = false;
       void this.flush();
     }
+  }
+
+  /** Waits `ms`, or less when the worker is stopped meanwhile. */
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const end = () => {
+        clearTimeout(timer);
+        this.interruptPause = undefined;
+        resolve();
+      };
+      const timer = setTimeout(end, ms);
+      this.interruptPause = end;
+    });
   }
 }
 

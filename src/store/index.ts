@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { createPostgresStore } from './postgres.js';
+import { createPostgresStore, type StoreLog } from './postgres.js';
 import { createSqliteStore } from './sqlite.js';
 import type { Store } from './types.js';
 
@@ -8,7 +8,7 @@ export { createPostgresStore } from './postgres.js';
 export { createSqliteStore } from './sqlite.js';
 
 /** PostgreSQL when `databaseUrl` is a postgres:// URL, else the embedded database in `dataDir`. */
-export function openStore(options: { databaseUrl?: string | undefined; dataDir: string; schema?: string | undefined }): Store {
-  if (options.databaseUrl) return createPostgresStore({ connectionString: options.databaseUrl, schema: options.schema });
+export function openStore(options: { databaseUrl?: string | undefined; dataDir: string; schema?: string | undefined; log?: StoreLog | undefined }): Store {
+  if (options.databaseUrl) return createPostgresStore({ connectionString: options.databaseUrl, schema: options.schema, log: options.log });
   return createSqliteStore({ filename: join(options.dataDir, 'mailtrail.db') });
 }

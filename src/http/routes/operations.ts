@@ -1,6 +1,6 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import type { AppContext, AppEnv } from '../context.js';
-import { errorBody } from '../errors.js';
+import { errorBody, STORAGE_RETRY_AFTER_SECONDS } from '../errors.js';
 
 export function operationRoutes(context: AppContext, hooks: ConstructorParameters<typeof OpenAPIHono<AppEnv>>[0]) {
   const app = new OpenAPIHono<AppEnv>(hooks);
@@ -34,7 +34,7 @@ export function operationRoutes(context: AppContext, hooks: ConstructorParameter
         return c.json({ status: 'ok' }, 200);
       } catch (error) {
         context.log.warn({ err: error }, 'readiness check failed');
-        return c.json(errorBody('MT_ERR_STORAGE_UNAVAILABLE', 'the database is not reachable'), 503);
+        return c.json(errorBody('MT_ERR_STORAGE_UNAVAILABLE', 'the database is not reachable'), 503, { 'retry-after': String(STORAGE_RETRY_AFTER_SECONDS) });
       }
     },
   );
