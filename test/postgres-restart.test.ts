@@ -66,7 +66,7 @@ describe('PostgreSQL restarts under signed traffic', () => {
     server.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
     server.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
     const ready = await until(() => fetch(`${url}/readyz`).then((response) => response.status, () => 0), (status) => status === 200, 20_000);
-    expect(ready, output).toBe(200);
+    expect(ready, output.slice(-4000)).toBe(200);
     hooks = await receiver();
     const integration = await api('/v1/integrations', { providerId: 'sendgrid', name: 'restart', signingKey: keys.publicKeyBase64 });
     expect(integration.status).toBe(201);
@@ -91,7 +91,8 @@ describe('PostgreSQL restarts under signed traffic', () => {
     return { status: response.status, body: text ? JSON.parse(text) : null, headers: response.headers };
   }
 
-  it.skipIf(!postgresBin)('stays up, answers 503 with Retry-After while the database is down, and resumes with nothing lost or doubled', async () => {
+  const skipped = postgresBin ? '' : ' (skipped: no initdb under /usr/lib/postgresql/*/bin)';
+  it.skipIf(!postgresBin)(`stays up, answers 503 with Retry-After while the database is down, and resumes with nothing lost or doubled${skipped}`, async () => {
     let made = 0;
     let afterRestart = false;
     let producing = true;
@@ -141,9 +142,10 @@ describe('PostgreSQL restarts under signed traffic', () => {
     // the scrape still answers, with what it can tell
     expect((await fetch(`${url}/metrics`)).status).toBe(200);
 
+    const duringOutage = output;
     await cluster!.start();
     const ready = await until(() => fetch(`${url}/readyz`).then((response) => response.status, () => 0), (status) => status === 200, 15_000);
-    expect(ready, output).toBe(200);
+    expect(ready, output.slice(-4000)).toBe(200);
     afterRestart = true;
     const resumedAt = acknowledged.length;
     await until(async () => acknowledged.filter((batch) => batch.afterRestart).length, (count) => count >= 10, 15_000);
@@ -178,7 +180,7 @@ describe('PostgreSQL restarts under signed traffic', () => {
     const missing = () => ids.filter((id) => !hooks!.requests.some((request) => request.body.includes(`"${id}"`)));
     const left = await until(async () => missing(), (unsent) => unsent.length === 0, 20_000);
     expect(left).toEqual([]);
-    // the worker said once that it pauses for the database, not at every try
-    expect(output.split('the outbound worker pauses').length - 1, output.slice(-4000)).toBe(1);
+    // the worker said once that it pauses for the database, not at each of its tries (it looks four times a second)
+    expect(duringOutage.split('the outbound worker pauses').length - 1, duringOutage.slice(-4000)).toBe(1);
   }, 60_000);
 });

@@ -43,7 +43,12 @@ export async function startCluster(bin: string): Promise<PgCluster> {
     asRoot ? run('runuser', ['-u', 'postgres', '--', join(bin, name), ...args]) : run(join(bin, name), args);
   const data = join(dir, 'data');
   const port = await freePort();
-  await command('initdb', ['-D', data, '-U', 'postgres', '--auth=trust', '--no-sync', '-E', 'UTF8']);
+  try {
+    await command('initdb', ['-D', data, '-U', 'postgres', '--auth=trust', '--no-sync', '-E', 'UTF8']);
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
   // durability does not matter for a cluster that lives for one test; speed does, on a shared two-core machine
   const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off`;
   let running = false;
@@ -68,6 +73,9 @@ export async function startCluster(bin: string): Promise<PgCluster> {
       rmSync(dir, { recursive: true, force: true });
     },
   };
-  await cluster.start();
+  await cluster.start().catch(async (error: unknown) => {
+    await cluster.destroy();
+    throw error;
+  });
   return cluster;
 }
