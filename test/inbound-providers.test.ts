@@ -4,6 +4,7 @@ import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MailtrailError } from '../src/index.js';
 import { startServer, type TestServer } from './helpers/server.js';
@@ -23,6 +24,10 @@ for (const dialect of DIALECTS) {
     let certDir: string;
     let fakeSns: Server;
     const snsRequests: string[] = [];
+    /** Every URL the server asked its provider fetch for, SNS's or not. */
+    const providerFetches: string[] = [];
+    /** What the server logged, as pino writes it. */
+    const logs: { level: number; msg: string; code?: string }[] = [];
 
     beforeAll(async () => {
       certDir = mkdtempSync(join(tmpdir(), 'mailtrail-sns-certs-'));
@@ -35,6 +40,8 @@ for (const dialect of DIALECTS) {
       // SNS's ConfirmSubscription endpoint, on loopback; the server's provider fetch is pointed at it.
       fakeSns = createServer((request, response) => {
         snsRequests.push(request.url!);
+        // SNS itself failing: a confirmation that may be tried again
+        if (new URL(request.url!, 'http://x').searchParams.get('Token') === 'sns-is-down') return void response.writeHead(503).end();
         const arn = `${new URL(request.url!, 'http://x').searchParams.get('TopicArn')}:2bcfbf39-05c3-41de-beaa-fcfcc21c8f55`;
         response.writeHead(200, { 'content-type': 'text/xml' }).end(
           `<ConfirmSubscriptionResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><ConfirmSubscriptionResult><SubscriptionArn>${arn}</SubscriptionArn></ConfirmSubscriptionResult></ConfirmSubscriptionResponse>`,
@@ -43,11 +50,13 @@ for (const dialect of DIALECTS) {
       await new Promise<void>((resolve) => fakeSns.listen(0, '127.0.0.1', resolve));
       const snsPort = (fakeSns.address() as AddressInfo).port;
       const providerFetch: typeof fetch = (input, init) => {
+        providerFetches.push(String(input));
         const url = new URL(String(input));
         if (!url.hostname.endsWith('.amazonaws.com')) throw new Error(`the test only reaches SNS, not ${url.hostname}`);
         return fetch(`http://127.0.0.1:${snsPort}${url.pathname}${url.search}`, init);
       };
-      server = await startServer(dialect, { snsCertDir: certDir, providerFetch });
+      const logger = pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line)) });
+      server = await startServer(dialect, { snsCertDir: certDir, providerFetch, logger });
     });
     afterAll(async () => {
       await server.stop();
@@ -112,6 +121,36 @@ for (const dialect of DIALECTS) {
         ]);
       });
 
+      const confirmation = () => sns.constructed_vectors.vectors.find((vector: { message: { Type: string } }) => vector.message.Type === 'SubscriptionConfirmation').message;
+      const confirmationHeaders = { ...snsHeaders, 'x-amz-sns-message-type': 'SubscriptionConfirmation' };
+
+      it.each([
+        'http://127.0.0.1:9/?Action=ConfirmSubscription',
+        'https://localhost/?Action=ConfirmSubscription',
+        'https://sns.us-east-1.amazonaws.com@127.0.0.1/?Action=ConfirmSubscription',
+        'http://sns.us-west-2.amazonaws.com/?Action=ConfirmSubscription',
+        'https://sns.us-east-1.amazonaws.com.evil.com/?Action=ConfirmSubscription',
+      ])('answers a signed confirmation whose SubscribeURL is %s with 400, fetching nothing and logging a warning', async (SubscribeURL) => {
+        providerFetches.length = 0;
+        logs.length = 0;
+        const body = signedSns({ ...confirmation(), SubscribeURL });
+        const response = await server.inbound(integrationId, body, confirmationHeaders);
+        expect(response).toMatchObject({ status: 400, body: { error: { code: 'MT_ERR_SUBSCRIBE_URL_INVALID', message: expect.stringContaining('SubscribeURL') } } });
+        expect(providerFetches).toEqual([]);
+        expect(logs.filter((line) => line.level >= 50)).toEqual([]);
+        expect(logs).toContainEqual(expect.objectContaining({ level: 40, code: 'MT_ERR_SUBSCRIBE_URL_INVALID' }));
+        const notices = await server.api(`/v1/integrations/${integrationId}/notices`);
+        expect(notices.body.data[0]).toMatchObject({ kind: 'subscription_confirmation_failed', topic: confirmation().TopicArn });
+      });
+
+      it('answers a signed confirmation SNS fails to confirm with 502, so SNS sends it again', async () => {
+        const good = new URL(confirmation().SubscribeURL);
+        good.searchParams.set('Token', 'sns-is-down');
+        const response = await server.inbound(integrationId, signedSns({ ...confirmation(), SubscribeURL: good.toString() }), confirmationHeaders);
+        expect(response).toMatchObject({ status: 502, body: { error: { code: 'MT_ERR_PROVIDER_UNREACHABLE' } } });
+        expect(snsRequests.at(-1)).toBe(good.pathname + good.search);
+      });
+
       it('stores one event per bounced recipient at the bounce time, attached to the registered message, once', async () => {
         const registered = await server.api('/v1/messages', { body: { integrationId, providerMessageId: 'ses-m-1', to: 'jane@example.com' } });
         expect(registered.status).toBe(201);
@@ -157,6 +196,16 @@ for (const dialect of DIALECTS) {
         expect(response).toMatchObject({ status: 200, body: [] }); // a topic test message: stored as ignored
         const events = await server.api(`/v1/events?integrationId=${open.body.id}`);
         expect(events.body.data).toEqual([expect.objectContaining({ status: null, nativeType: 'sns:Notification' })]);
+      });
+
+      it('keeps topicArns changed with PATCH, and checks messages against them', async () => {
+        const created = await server.api('/v1/integrations', { body: { providerId: 'amazon-ses', name: 'SES, narrowed later', settings: { topicArns: [TOPIC, 'arn:aws:sns:us-east-1:123456789012:other'] } } });
+        const patched = await server.api(`/v1/integrations/${created.body.id}`, { method: 'PATCH', body: { settings: { topicArns: [TOPIC] } } });
+        expect(patched.body.settings).toEqual({ topicArns: [TOPIC] });
+        expect((await server.api(`/v1/integrations/${created.body.id}`)).body.settings).toEqual({ topicArns: [TOPIC] });
+        const message = JSON.stringify({ eventType: 'Send', mail: { messageId: 'ses-m-9', destination: ['a@example.com'] }, send: {} });
+        const other = signedSns({ Type: 'Notification', MessageId: 'sns-9', TopicArn: 'arn:aws:sns:us-east-1:123456789012:other', Message: message, Timestamp: '2026-11-21T11:00:00.000Z' });
+        expect(await server.inbound(created.body.id, other, snsHeaders)).toMatchObject({ status: 403, body: { error: { code: 'MT_ERR_FORBIDDEN' } } });
       });
 
       it('refuses a signing key (SNS is verified by its certificate) and an integration that names no topic', async () => {
@@ -212,6 +261,79 @@ for (const dialect of DIALECTS) {
         // a second integration holding the same account key shares the token's single use
         const twin = await server.api('/v1/integrations', { body: { providerId: 'mailgun', name: 'Mailgun, same account', signingKey: key } });
         expect(await server.inbound(twin.body.id, forgedEvents, json)).toMatchObject({ status: 401, body: { error: { code: 'MT_ERR_REPLAYED' } } });
+      });
+    });
+
+    describe('statusMapping', () => {
+      const key = 'key-3ax6xnjp29jd6fds4gc373sgvjxteol0';
+      const json = { 'content-type': 'application/json' };
+      const permanentFailure = (id: string, messageId: string) => {
+        const timestamp = String(Math.floor(Date.now() / 1000));
+        const token = randomBytes(25).toString('hex');
+        const eventData = {
+          id,
+          event: 'failed',
+          severity: 'permanent',
+          reason: 'bounce',
+          timestamp: 1795258800.5,
+          recipient: 'gil@example.com',
+          message: { headers: { 'message-id': messageId } },
+          'delivery-status': { code: 550, message: '5.1.1 The email account that you tried to reach does not exist', 'attempt-no': 1 },
+        };
+        return JSON.stringify({ signature: { timestamp, token, signature: mailgunSignature(timestamp, token, key) }, 'event-data': eventData });
+      };
+
+      it('maps a Mailgun permanent failure by the contract (rejected) until the integration is set to precise (bounced), hard either way', async () => {
+        const created = await server.api('/v1/integrations', { body: { providerId: 'mailgun', name: 'Mailgun, contract', signingKey: key } });
+        expect(created).toMatchObject({ status: 201, body: { statusMapping: 'contract' } });
+        const id = created.body.id;
+
+        const contract = await server.inbound(id, permanentFailure('mg-fail-1', 'fail-1@mg.example.com'), json);
+        expect(contract.status).toBe(200);
+        expect(contract.body[0].event).toMatchObject({ status: 'rejected', externalId: 'fail-1@mg.example.com' });
+
+        const patched = await server.api(`/v1/integrations/${id}`, { method: 'PATCH', body: { statusMapping: 'precise' } });
+        expect(patched).toMatchObject({ status: 200, body: { statusMapping: 'precise' } });
+        expect((await server.api(`/v1/integrations/${id}`)).body.statusMapping).toBe('precise');
+        const precise = await server.inbound(id, permanentFailure('mg-fail-2', 'fail-2@mg.example.com'), json);
+        expect(precise.body[0].event).toMatchObject({ status: 'bounced', externalId: 'fail-2@mg.example.com' });
+
+        const events = await server.api(`/v1/events?integrationId=${id}`);
+        const byMessage = Object.fromEntries(events.body.data.map((event: { providerMessageId: string }) => [event.providerMessageId, event]));
+        expect(byMessage['fail-1@mg.example.com']).toMatchObject({ status: 'rejected', bounceType: 'hard', nativeType: 'failed', reason: expect.stringContaining('5.1.1') });
+        expect(byMessage['fail-2@mg.example.com']).toMatchObject({ status: 'bounced', bounceType: 'hard', nativeType: 'failed', reason: expect.stringContaining('5.1.1') });
+        const messages = await server.api(`/v1/messages?integrationId=${id}`);
+        expect(messages.body.data.map((message: { providerMessageId: string; state: { status: string; bounceType: string } }) => [message.providerMessageId, message.state.status, message.state.bounceType]).sort()).toEqual([
+          ['fail-1@mg.example.com', 'rejected', 'hard'],
+          ['fail-2@mg.example.com', 'bounced', 'hard'],
+        ]);
+
+        // back to the contract: only new events change
+        expect((await server.api(`/v1/integrations/${id}`, { method: 'PATCH', body: { statusMapping: 'contract' } })).body.statusMapping).toBe('contract');
+        const again = await server.inbound(id, permanentFailure('mg-fail-3', 'fail-3@mg.example.com'), json);
+        expect(again.body[0].event.status).toBe('rejected');
+      });
+
+      it('creates an integration with statusMapping precise, and refuses any other value with a 400 that names the field', async () => {
+        const precise = await server.api('/v1/integrations', { body: { providerId: 'sendgrid', name: 'SendGrid, precise', statusMapping: 'precise' } });
+        expect(precise).toMatchObject({ status: 201, body: { statusMapping: 'precise' } });
+        for (const statusMapping of ['exact', '', null, 1, 'CONTRACT']) {
+          const create = await server.api('/v1/integrations', { body: { providerId: 'sendgrid', name: 'x', statusMapping } });
+          expect(create, String(statusMapping)).toMatchObject({ status: 400, body: { error: { code: 'MT_ERR_VALIDATION', message: expect.stringContaining('statusMapping') } } });
+          const patch = await server.api(`/v1/integrations/${precise.body.id}`, { method: 'PATCH', body: { statusMapping } });
+          expect(patch, String(statusMapping)).toMatchObject({ status: 400, body: { error: { code: 'MT_ERR_VALIDATION', message: expect.stringContaining('statusMapping') } } });
+        }
+        expect((await server.api(`/v1/integrations/${precise.body.id}`)).body.statusMapping).toBe('precise');
+        const listed = await server.api('/v1/integrations');
+        expect(listed.body.data.every((integration: { statusMapping: string }) => ['contract', 'precise'].includes(integration.statusMapping))).toBe(true);
+      });
+
+      it('is documented in the OpenAPI document, for creating, updating and reading an integration', async () => {
+        const { schemas } = ((await (await fetch(`${server.url}/openapi.json`)).json()) as { components: { schemas: Record<string, any> } }).components;
+        for (const name of ['CreateIntegration', 'UpdateIntegration', 'Integration']) {
+          expect(schemas[name].properties.statusMapping, name).toMatchObject({ enum: ['contract', 'precise'] });
+        }
+        expect(schemas.CreateIntegration.properties.statusMapping.description).toContain('contract');
       });
     });
 

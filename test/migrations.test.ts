@@ -7,6 +7,8 @@ import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { migrations } from '../src/store/migrations.js';
+import { integrationFromRow } from '../src/store/rows.js';
+import type { IntegrationTable } from '../src/store/schema.js';
 import { DIALECTS, POSTGRES_URL, dropSchema } from './helpers/stores.js';
 
 /** A database of the dialect, migrated up to `target` only, with a way to run the rest. */
@@ -83,6 +85,30 @@ for (const dialect of DIALECTS) {
         const echoes = await db.selectFrom('events').select(['native_type', 'echo']).orderBy('id').execute();
         expect(echoes.filter((row) => Number(row.echo) === 1).map((row) => row.native_type).sort()).toEqual(['initial_open', 'initial_open', 'unique_opened']);
         expect(Number((await sql<{ n: number | string }>`select count(*) as n from events where echo = 0`.execute(db)).rows[0]!.n)).toBe(4);
+      } finally {
+        await cleanup();
+      }
+    });
+
+    it('0006 gives every integration made before it the contract status mapping', async () => {
+      const { db, cleanup, latest } = await databaseAt(dialect, '0005_echo_opens');
+      try {
+        await db.insertInto('environments').values({ id: 'env_1', name: 'A', created_at: 1 }).execute();
+        const integration = (id: string, provider: string) => ({
+          id, environment_id: 'env_1', provider, name: provider, activity_tracking: 1, allow_unsigned: 0, signing_key_enc: null, credentials_enc: null, settings: '{}', created_at: 1, updated_at: 1,
+        });
+        await db.insertInto('integrations').values([integration('int_mg', 'mailgun'), integration('int_sg', 'sendgrid')]).execute();
+        await latest();
+
+        const rows = await db.selectFrom('integrations').selectAll().orderBy('id').execute();
+        expect(rows.map((row) => [row.id, row.status_mapping])).toEqual([
+          ['int_mg', 'contract'],
+          ['int_sg', 'contract'],
+        ]);
+        expect(rows.map((row) => integrationFromRow(row as IntegrationTable).statusMapping)).toEqual(['contract', 'contract']);
+        // and a new one without the column named gets it too
+        await db.insertInto('integrations').values(integration('int_new', 'resend')).execute();
+        expect((await db.selectFrom('integrations').select('status_mapping').where('id', '=', 'int_new').executeTakeFirstOrThrow()).status_mapping).toBe('contract');
       } finally {
         await cleanup();
       }

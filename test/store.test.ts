@@ -64,6 +64,7 @@ for (const dialect of DIALECTS) {
         signingKeyEnc: 'v1.sealed',
         credentialsEnc: null,
         settings: {},
+        statusMapping: 'contract',
         createdAt: T0,
         updatedAt: T0,
       });

@@ -1,6 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import { BOUNCE_TYPES, DELIVERY_STATUSES, STATUSES } from '../core/vocabulary.js';
 import { ERROR_CODES } from '../core/errors.js';
+import { STATUS_MAPPINGS } from '../core/status-mapping.js';
 
 // Request and response shapes of the API; the OpenAPI document at /openapi.json is generated from these.
 
@@ -25,6 +26,7 @@ export const IntegrationSchema = z
     hasSigningKey: z.boolean(),
     hasCredentials: z.boolean(),
     settings: z.record(z.string(), z.unknown()),
+    statusMapping: z.enum(STATUS_MAPPINGS),
     inboundWebhookUrl: z.string().openapi({ format: 'uri' }),
     credentials: z
       .object({ username: z.string(), password: z.string() })
@@ -54,6 +56,14 @@ const settingsField = z
   .optional()
   .openapi({ description: 'Provider options that are not secret, e.g. {"topicArns": ["arn:aws:sns:…"]} for Amazon SES' });
 
+const statusMappingField = z.enum(STATUS_MAPPINGS).optional().openapi({
+  description:
+    'How native events map to statuses. "contract" (the default) follows the contract\'s status tables exactly for SendGrid, ' +
+    'Mailgun, Resend and Amazon SES (e.g. a Mailgun permanent failure is rejected, with bounceType hard); "precise" is Mailtrail\'s ' +
+    'finer mapping (that failure is bounced, a SendGrid blocked bounce is blocked, an SES bounce to a suppressed address is dropped). ' +
+    'Applies to events received after it is set.',
+});
+
 export const CreateIntegrationSchema = z
   .object({
     providerId: z.string().min(1).max(64).openapi({ example: 'sendgrid' }),
@@ -62,6 +72,7 @@ export const CreateIntegrationSchema = z
     activityTracking: z.boolean().optional().default(true),
     allowUnsigned: z.boolean().optional().default(false).openapi({ description: 'Accept requests with no signature when no signing key is set' }),
     settings: settingsField,
+    statusMapping: statusMappingField,
   })
   .strict()
   .openapi('CreateIntegration');
@@ -73,6 +84,7 @@ export const UpdateIntegrationSchema = z
     activityTracking: z.boolean().optional(),
     allowUnsigned: z.boolean().optional(),
     settings: settingsField,
+    statusMapping: statusMappingField,
   })
   .strict()
   .openapi('UpdateIntegration');

@@ -75,6 +75,7 @@ export async function receiveInbound(deps: InboundDeps, input: InboundInput): Pr
     contentType: mediaType,
     receivedAt,
     settings: integration.settings,
+    statusMapping: integration.statusMapping,
   };
 
   const signed = await authenticate(deps, integration, adapter, request, input);
@@ -108,9 +109,11 @@ export async function receiveInbound(deps: InboundDeps, input: InboundInput): Pr
         createdAt: receivedAt,
       }),
     );
-    deps.log.info({ integrationId: integration.id, kind: handshake.kind, topic: handshake.topic }, handshake.detail);
-    // A confirmation that could not be completed is answered 502, so the provider shows it and can send it again.
-    if (handshake.kind === 'subscription_confirmation_failed') throw new MailtrailError('MT_ERR_PROVIDER_UNREACHABLE', handshake.detail);
+    const failed = handshake.kind === 'subscription_confirmation_failed';
+    deps.log[failed ? 'warn' : 'info']({ integrationId: integration.id, kind: handshake.kind, topic: handshake.topic, code: handshake.code }, handshake.detail);
+    // A confirmation SNS did not answer is a 502, so the provider shows it and sends it again; one whose URL may not
+    // be fetched is refused as bad input, which no retry can change.
+    if (failed) throw new MailtrailError(handshake.code ?? 'MT_ERR_PROVIDER_UNREACHABLE', handshake.detail);
     return { body: '[]', replayed: false };
   }
 

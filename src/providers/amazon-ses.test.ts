@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import type { StatusMapping } from '../core/status-mapping.js';
 import { amazonSes } from './amazon-ses.js';
 import type { InboundRequest, ProviderContext } from './types.js';
 
@@ -40,8 +41,16 @@ function context(responses: Record<string, { status: number; body: string }> = {
 
 const ANY_TOPIC = { topicArns: ['arn:aws:sns:*:*:*'] };
 
-function request(body: string, settings: Record<string, unknown> = ANY_TOPIC, headers: Record<string, string> = {}): InboundRequest {
-  return { rawBody: Buffer.from(body), headers: new Map(Object.entries(headers)), url: 'https://mailtrail.example/', contentType: 'text/plain', receivedAt: Date.parse('2026-11-22T00:00:00Z'), settings };
+function request(body: string, settings: Record<string, unknown> = ANY_TOPIC, headers: Record<string, string> = {}, statusMapping?: StatusMapping): InboundRequest {
+  return {
+    rawBody: Buffer.from(body),
+    headers: new Map(Object.entries(headers)),
+    url: 'https://mailtrail.example/',
+    contentType: 'text/plain',
+    receivedAt: Date.parse('2026-11-22T00:00:00Z'),
+    settings,
+    statusMapping,
+  };
 }
 
 /** Signs an SNS message with the fixture's throwaway test key, the way SNS does. */
@@ -173,17 +182,32 @@ describe('amazonSes.handshake', () => {
     expect(handshake).toMatchObject({ kind: 'subscription_confirmed', topic: confirmation.TopicArn });
     expect(handshake!.detail).toContain(arn);
   });
-  it('reports a confirmation SNS refused or could not be reached', async () => {
+  it('reports a confirmation SNS refused or could not be reached, to be answered as unreachable (the default)', async () => {
     const refused = await amazonSes.handshake(request(JSON.stringify(confirmation)), context({ [confirmation.SubscribeURL!]: { status: 403, body: 'denied' } }).context);
     expect(refused).toMatchObject({ kind: 'subscription_confirmation_failed' });
+    expect(refused!.code).toBeUndefined();
     const unreachable = await amazonSes.handshake(request(JSON.stringify(confirmation)), context().context);
     expect(unreachable).toMatchObject({ kind: 'subscription_confirmation_failed' });
+    expect(unreachable!.code).toBeUndefined();
   });
-  it('never fetches a SubscribeURL off SNS hosts', async () => {
+  it.each([
+    'https://169.254.169.254/latest/meta-data/',
+    'http://127.0.0.1:9/?Action=ConfirmSubscription',
+    'https://localhost/?Action=ConfirmSubscription',
+    'https://sns.us-east-1.amazonaws.com@127.0.0.1/?Action=ConfirmSubscription',
+    'http://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription',
+    'https://sns.us-east-1.amazonaws.com.evil.com/?Action=ConfirmSubscription',
+    'https://sns.us-east-1.amazonaws.com:8443/?Action=ConfirmSubscription',
+    'not a url',
+  ])('never fetches the SubscribeURL %s, and reports it as invalid, not unreachable', async (SubscribeURL) => {
     const { context: ctx, fetched } = context();
-    const handshake = await amazonSes.handshake(request(JSON.stringify({ ...confirmation, SubscribeURL: 'https://169.254.169.254/latest/meta-data/' })), ctx);
-    expect(handshake).toMatchObject({ kind: 'subscription_confirmation_failed' });
+    const handshake = await amazonSes.handshake(request(JSON.stringify({ ...confirmation, SubscribeURL })), ctx);
+    expect(handshake).toMatchObject({ kind: 'subscription_confirmation_failed', code: 'MT_ERR_SUBSCRIBE_URL_INVALID', topic: confirmation.TopicArn });
     expect(fetched).toEqual([]);
+  });
+  it('reports a confirmation with no SubscribeURL as invalid', async () => {
+    const { SubscribeURL: _url, ...withoutUrl } = confirmation;
+    expect(await amazonSes.handshake(request(JSON.stringify(withoutUrl)), context().context)).toMatchObject({ code: 'MT_ERR_SUBSCRIBE_URL_INVALID' });
   });
   it('records an unsubscribe without acting on it', async () => {
     const { context: ctx, fetched } = context();
@@ -247,12 +271,23 @@ describe('amazonSes.parse', () => {
     }
   });
 
-  it('classifies transient, undetermined and suppressed bounces', () => {
-    const bounce = (bounceType: string, bounceSubType: string) =>
-      parse({ eventType: 'Bounce', bounce: { bounceType, bounceSubType, bouncedRecipients: [{ emailAddress: 'a@example.com' }], timestamp: '2026-11-21T10:00:00Z' }, mail: { messageId: 'm1' } })[0]!;
-    expect(bounce('Transient', 'MailboxFull')).toMatchObject({ status: 'bounced', bounceType: 'soft' });
-    expect(bounce('Undetermined', 'Undetermined')).toMatchObject({ status: 'bounced', bounceType: 'undetermined' });
-    expect(bounce('Permanent', 'Suppressed')).toMatchObject({ status: 'dropped', bounceType: 'hard' });
+  it.each(['contract', 'precise'] as const)('classifies transient and undetermined bounces the same under %s', (mapping) => {
+    const bounce = (bounceType: string) =>
+      amazonSes.parse(
+        request(notification({ eventType: 'Bounce', bounce: { bounceType, bounceSubType: 'General', bouncedRecipients: [{ emailAddress: 'a@example.com' }] }, mail: { messageId: 'm1' } }), ANY_TOPIC, {}, mapping),
+      )[0]!;
+    expect(bounce('Transient')).toMatchObject({ status: 'bounced', bounceType: 'soft' });
+    expect(bounce('Undetermined')).toMatchObject({ status: 'bounced', bounceType: 'undetermined' });
+  });
+
+  it('a bounce to a suppressed address is dropped under precise, bounced under the contract (and by default), with its bounce type', () => {
+    for (const bounceSubType of ['Suppressed', 'OnAccountSuppressionList']) {
+      const body = notification({ eventType: 'Bounce', bounce: { bounceType: 'Permanent', bounceSubType, bouncedRecipients: [{ emailAddress: 'a@example.com' }] }, mail: { messageId: 'm1' } });
+      const [precise] = amazonSes.parse(request(body, ANY_TOPIC, {}, 'precise'));
+      expect(precise).toMatchObject({ status: 'dropped', bounceType: 'hard', reason: `Permanent/${bounceSubType}` });
+      expect(amazonSes.parse(request(body, ANY_TOPIC, {}, 'contract'))).toEqual([{ ...precise, status: 'bounced' }]);
+      expect(amazonSes.parse(request(body))).toEqual([{ ...precise, status: 'bounced' }]);
+    }
   });
 
   it('keeps a notification that names no recipient: the mail\'s recipients, or once for the message', () => {

@@ -2,7 +2,7 @@ import { verify as verifySignature, X509Certificate } from 'node:crypto';
 import type { ParsedEvent } from '../core/event.js';
 import { MailtrailError } from '../core/errors.js';
 import type { BounceType, Status } from '../core/vocabulary.js';
-import { bounded, dedupeKey, fromIsoTime, parseJson, rawDedupeKey, recipientOf, record, text } from './fields.js';
+import { bounded, dedupeKey, fromIsoTime, parseJson, rawDedupeKey, recipientOf, record, statusUnder, text } from './fields.js';
 import type { Handshake, InboundRequest, ProviderAdapter, ProviderContext, VerifyResult } from './types.js';
 
 /**
@@ -25,6 +25,21 @@ const SIGNED_FIELDS: Record<string, readonly string[]> = {
 };
 
 type Envelope = Record<string, unknown>;
+
+/**
+ * The contract's table for Amazon SES (see StatusMapping): every `Bounce` is `bounced` there, a bounce to a
+ * suppressed address too (with its bounce type).
+ */
+const CONTRACT_STATUS = new Map<string, Status>([
+  ['Bounce', 'bounced'],
+  ['Complaint', 'complaint'],
+  ['Click', 'clicked'],
+  ['Delivery', 'delivered'],
+  ['DeliveryDelay', 'delayed'],
+  ['Open', 'opened'],
+  ['Reject', 'rejected'],
+  ['Send', 'sent'],
+]);
 
 /**
  * Amazon SES, through an SNS HTTP(S) subscription. The body is an SNS envelope posted as `text/plain`; its
@@ -99,7 +114,13 @@ export const amazonSes = {
     if (envelope.Type !== 'SubscriptionConfirmation') return null;
     const subscribeUrl = text(envelope.SubscribeURL);
     if (!subscribeUrl || !isSnsUrl(subscribeUrl)) {
-      return { kind: 'subscription_confirmation_failed', topic, detail: 'the SubscribeURL is not an https URL of an SNS host; the subscription was not confirmed' };
+      // Never fetched, and not SNS's failure: a request that cannot succeed however often SNS sends it again.
+      return {
+        kind: 'subscription_confirmation_failed',
+        topic,
+        detail: 'the SubscribeURL is not an https URL of an SNS host (https://sns.<region>.amazonaws.com/?Action=ConfirmSubscription…); the subscription was not confirmed',
+        code: 'MT_ERR_SUBSCRIBE_URL_INVALID',
+      };
     }
     try {
       const { status, body } = await context.fetchText(subscribeUrl);
@@ -132,6 +153,7 @@ export const amazonSes = {
     return sesEvents(type, message, mail, at).map(({ recipient, ...event }) => ({
       ...base,
       ...event,
+      status: statusUnder(request.statusMapping, CONTRACT_STATUS, type, event.status),
       recipient: recipientOf(recipient),
       dedupeKey: snsId ? dedupeKey(`sns:${snsId}:${recipientOf(recipient) ?? ''}`) : rawDedupeKey(`${raw}\n${String(recipient)}`),
     }));

@@ -1,5 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { MailtrailError } from '../core/errors.js';
+import { DEFAULT_STATUS_MAPPING, type StatusMapping } from '../core/status-mapping.js';
+import type { Status } from '../core/vocabulary.js';
 import type { VerifyFailure } from './types.js';
 
 // Reading provider payloads: the same few rules for every adapter, so that every provider's events are as
@@ -93,6 +95,14 @@ export function mailtrailIdFrom(metadata: unknown): string | undefined {
 /** A provider's name looked up in a mapping table; names such as `constructor` are not the table's own keys. */
 export function mapped<T>(table: Readonly<Record<string, T>>, name: string): T | undefined {
   return Object.hasOwn(table, name) ? table[name] : undefined;
+}
+
+/**
+ * An event's status under the integration's mapping: with `contract`, a native event the contract's table lists
+ * takes the table's status; any other event, and every event under `precise`, keeps the adapter's own status.
+ */
+export function statusUnder(mapping: StatusMapping | undefined, contract: ReadonlyMap<string, Status>, nativeType: string, precise: Status | null): Status | null {
+  return (mapping ?? DEFAULT_STATUS_MAPPING) === 'contract' ? (contract.get(nativeType) ?? precise) : precise;
 }
 
 /** A signature header or field that is not there. */

@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import type { StatusMapping } from '../core/status-mapping.js';
 import { MAILGUN_MAX_AGE_SECONDS, mailgun } from './mailgun.js';
 import type { InboundRequest } from './types.js';
 
@@ -31,8 +32,13 @@ const good = vectors.official_vectors[0]!;
 const key = good.webhook_signing_key;
 const signedAt = Number(good.timestamp) * 1000;
 
-function request(body: string, receivedAt = signedAt): InboundRequest {
-  return { rawBody: Buffer.from(body, 'utf8'), headers: new Map(), url: 'http://localhost/', contentType: 'application/json', receivedAt, settings: {} };
+function request(body: string, receivedAt = signedAt, statusMapping?: StatusMapping): InboundRequest {
+  return { rawBody: Buffer.from(body, 'utf8'), headers: new Map(), url: 'http://localhost/', contentType: 'application/json', receivedAt, settings: {}, statusMapping };
+}
+
+/** The event of a body under both mappings. */
+function bothWays(body: string) {
+  return { contract: mailgun.parse(request(body, signedAt, 'contract'))[0]!, precise: mailgun.parse(request(body, signedAt, 'precise'))[0]! };
 }
 
 /** A v3 webhook body around event-data text, the way Mailgun nests it. */
@@ -200,8 +206,9 @@ describe('mailgun.parse', () => {
     expect(retry!.raw).not.toBe(first!.raw);
   });
 
-  it('failed, permanent, reason suppress-bounce → dropped: Mailgun did not try to send', () => {
-    const [event] = mailgun.parse(request(envelope(sample('suppress-bounce'))));
+  it('failed, permanent, reason suppress-bounce → dropped under precise (Mailgun did not try to send), rejected under the contract; no bounce type', () => {
+    const { contract, precise: event } = bothWays(envelope(sample('suppress-bounce')));
+    expect(contract).toEqual({ ...event, status: 'rejected' });
     expect(event).toMatchObject({
       status: 'dropped',
       nativeType: 'failed',
@@ -214,8 +221,9 @@ describe('mailgun.parse', () => {
     });
   });
 
-  it('failed, severity temporary → delayed, with the receiving server reply', () => {
-    const [event] = mailgun.parse(request(envelope(sample('severity=temporary'))));
+  it('failed, severity temporary → delayed under precise, rejected (soft) under the contract, with the receiving server reply', () => {
+    const { contract, precise: event } = bothWays(envelope(sample('severity=temporary')));
+    expect(contract).toEqual({ ...event, status: 'rejected', bounceType: 'soft' });
     expect(event).toMatchObject({
       status: 'delayed',
       bounceType: undefined,
@@ -227,8 +235,9 @@ describe('mailgun.parse', () => {
     });
   });
 
-  it('failed, permanent delayed bounce (repaired doc sample) → bounced, hard', () => {
-    const [event] = mailgun.parse(request(envelope(sample('permanent delayed bounce'))));
+  it('failed, permanent delayed bounce (repaired doc sample) → bounced under precise, rejected under the contract, hard under both', () => {
+    const { contract, precise: event } = bothWays(envelope(sample('permanent delayed bounce')));
+    expect(contract).toEqual({ ...event, status: 'rejected' });
     expect(event).toMatchObject({
       status: 'bounced',
       bounceType: 'hard',
@@ -276,25 +285,40 @@ describe('mailgun.parse', () => {
     expect(event).toMatchObject({ status: 'opened', occurredAt: 1529006854330, dedupeKey: 'DACSsAdVSeGpLid7TN03WA:opened:1529006854.329574', raw: raw.trim() });
   });
 
-  it('maps every native type, and keeps unknown ones with status null', () => {
-    const cases: [string, string, string | null, string | undefined][] = [
-      ['accepted', '', 'sent', undefined],
-      ['rejected', '', 'rejected', undefined],
-      ['failed', '"severity":"permanent","reason":"generic",', 'bounced', 'hard'],
-      ['failed', '"severity":"permanent","reason":"suppress-unsubscribe",', 'dropped', undefined],
-      ['failed', '"severity":"permanent","reason":"suppress-complaint",', 'dropped', undefined],
-      ['failed', '', 'bounced', 'undetermined'],
-      ['permanent_fail', '', 'bounced', 'hard'],
-      ['temporary_fail', '', 'delayed', undefined],
-      ['stored', '', null, undefined],
-      ['list_member_uploaded', '', null, undefined],
-      ['constructor', '', null, undefined],
-      ['something_new', '', null, undefined],
+  it('maps every native type under both mappings, and keeps unknown ones with status null', () => {
+    type Mapped = [string | null, string | undefined];
+    const cases: [string, string, { precise: Mapped; contract: Mapped }][] = [
+      ['accepted', '', { precise: ['sent', undefined], contract: ['sent', undefined] }],
+      ['rejected', '', { precise: ['rejected', undefined], contract: ['rejected', undefined] }],
+      ['failed', '"severity":"permanent","reason":"generic",', { precise: ['bounced', 'hard'], contract: ['rejected', 'hard'] }],
+      ['failed', '"severity":"permanent","reason":"suppress-unsubscribe",', { precise: ['dropped', undefined], contract: ['rejected', undefined] }],
+      ['failed', '"severity":"permanent","reason":"suppress-complaint",', { precise: ['dropped', undefined], contract: ['rejected', undefined] }],
+      ['failed', '"severity":"temporary",', { precise: ['delayed', undefined], contract: ['rejected', 'soft'] }],
+      ['failed', '', { precise: ['bounced', 'undetermined'], contract: ['rejected', 'undetermined'] }],
+      ['permanent_fail', '', { precise: ['bounced', 'hard'], contract: ['rejected', 'hard'] }],
+      // not in the contract's table: Mailtrail's mapping under both
+      ['temporary_fail', '', { precise: ['delayed', undefined], contract: ['delayed', undefined] }],
+      ['temporary_fail', '"reason":"suppress-bounce",', { precise: ['dropped', undefined], contract: ['dropped', undefined] }],
+      ['stored', '', { precise: [null, undefined], contract: [null, undefined] }],
+      ['list_member_uploaded', '', { precise: [null, undefined], contract: [null, undefined] }],
+      ['constructor', '', { precise: [null, undefined], contract: [null, undefined] }],
+      ['something_new', '', { precise: [null, undefined], contract: [null, undefined] }],
     ];
-    for (const [type, extra, status, bounceType] of cases) {
-      const [event] = mailgun.parse(request(envelope(`{${extra}"event":"${type}","id":"x","timestamp":1}`)));
-      expect([type, extra, event!.status, event!.bounceType, event!.nativeType]).toEqual([type, extra, status, bounceType, type]);
+    for (const [type, extra, expected] of cases) {
+      const { contract, precise } = bothWays(envelope(`{${extra}"event":"${type}","id":"x","timestamp":1}`));
+      expect([type, extra, { precise: [precise.status, precise.bounceType], contract: [contract.status, contract.bounceType] }, precise.nativeType, contract.nativeType]).toEqual([
+        type,
+        extra,
+        expected,
+        type,
+        type,
+      ]);
     }
+  });
+
+  it('reads under the contract when the integration names no mapping', () => {
+    const [event] = mailgun.parse(request(envelope('{"severity":"permanent","event":"failed","id":"x","timestamp":1}')));
+    expect(event).toMatchObject({ status: 'rejected', bounceType: 'hard' });
   });
 
   it('reads our id from user-variables and strips brackets from the message id', () => {

@@ -1,8 +1,9 @@
 import { createHmac } from 'node:crypto';
 import type { ParsedEvent } from '../core/event.js';
 import { MailtrailError } from '../core/errors.js';
+import type { StatusMapping } from '../core/status-mapping.js';
 import type { BounceType, Status } from '../core/vocabulary.js';
-import { attemptsOf, bounded, dedupeKey, fromUnixSeconds, mailtrailIdFrom, MAX_KEY, parseJsonObject, rawDedupeKey, recipientOf, record, sameBytes, signatureInvalid, signatureMissing, text } from './fields.js';
+import { attemptsOf, bounded, dedupeKey, fromUnixSeconds, mailtrailIdFrom, MAX_KEY, parseJsonObject, rawDedupeKey, recipientOf, record, sameBytes, signatureInvalid, signatureMissing, statusUnder, text } from './fields.js';
 import type { ProviderAdapter, VerifyResult } from './types.js';
 
 /**
@@ -33,6 +34,17 @@ const FAILURE_SEVERITY = new Map<string, string | undefined>([
   ['failed', undefined],
   ['permanent_fail', 'permanent'],
   ['temporary_fail', 'temporary'],
+]);
+
+/** The contract's table for Mailgun (see StatusMapping): every failure, whatever its severity or reason, is `rejected`. */
+const CONTRACT_STATUS = new Map<string, Status>([
+  ['clicked', 'clicked'],
+  ['complained', 'complaint'],
+  ['delivered', 'delivered'],
+  ['opened', 'opened'],
+  ['permanent_fail', 'rejected'],
+  ['failed', 'rejected'],
+  ['unsubscribed', 'unsubscribed'],
 ]);
 
 const SIGNING_KEY_HELP = 'copy the "HTTP webhook signing key" from the Mailgun control panel';
@@ -100,7 +112,7 @@ export const mailgun = {
     const bodyText = request.rawBody.toString('utf8');
     const data = record(parseJsonObject(bodyText)['event-data']);
     if (!data) throw new MailtrailError('MT_ERR_INVALID_BODY', 'the body has no "event-data" object; Mailtrail reads Mailgun webhooks (v3, JSON)');
-    return [parseEvent(data, bodyText.trim(), request.receivedAt)];
+    return [parseEvent(data, bodyText.trim(), request.receivedAt, request.statusMapping)];
   },
 
   normalizeMessageId,
@@ -111,9 +123,9 @@ function normalizeMessageId(id: string): string {
   return id.trim().replace(/^<(.*)>$/s, '$1').trim();
 }
 
-function parseEvent(data: Record<string, unknown>, raw: string, receivedAt: number): ParsedEvent {
+function parseEvent(data: Record<string, unknown>, raw: string, receivedAt: number, mapping: StatusMapping | undefined): ParsedEvent {
   const nativeType = text(data.event) ?? '';
-  const { status, bounceType } = classify(nativeType, data);
+  const { status, bounceType } = classify(nativeType, data, mapping);
   const delivery = record(data['delivery-status']);
   const client = record(data['client-info']);
   const messageId = text(record(record(data.message)?.headers)?.['message-id']);
@@ -143,16 +155,37 @@ function parseEvent(data: Record<string, unknown>, raw: string, receivedAt: numb
   };
 }
 
-function classify(nativeType: string, data: Record<string, unknown>): { status: Status | null; bounceType?: BounceType } {
+function classify(nativeType: string, data: Record<string, unknown>, mapping: StatusMapping | undefined): { status: Status | null; bounceType?: BounceType } {
+  const precise = preciseClassification(nativeType, data);
+  const status = statusUnder(mapping, CONTRACT_STATUS, nativeType, precise.status);
+  // A failure the contract calls `rejected` keeps in its bounce type what `precise` tells apart: a permanent failure
+  // is `hard` under both mappings, and suppression and bounce rates must read that, not the status.
+  const contractFailure = status !== precise.status && FAILURE_SEVERITY.has(nativeType);
+  return { status, bounceType: contractFailure ? failureBounceType(data, FAILURE_SEVERITY.get(nativeType)) : precise.bounceType };
+}
+
+function preciseClassification(nativeType: string, data: Record<string, unknown>): { status: Status | null; bounceType?: BounceType } {
   const status = STATUS_BY_EVENT.get(nativeType);
   if (status) return { status };
   if (!FAILURE_SEVERITY.has(nativeType)) return { status: null };
+  const bounceType = failureBounceType(data, FAILURE_SEVERITY.get(nativeType));
   // suppress-bounce, suppress-unsubscribe, suppress-complaint: Mailgun did not try to send to a suppressed address.
-  if (text(data.reason)?.startsWith('suppress-')) return { status: 'dropped' };
-  const severity = text(data.severity) ?? FAILURE_SEVERITY.get(nativeType);
+  if (bounceType === undefined) return { status: 'dropped' };
   // A temporary failure is retried by Mailgun: the message is late, not lost.
-  if (severity === 'temporary') return { status: 'delayed' };
-  return { status: 'bounced', bounceType: severity === 'permanent' ? 'hard' : 'undetermined' };
+  if (bounceType === 'soft') return { status: 'delayed' };
+  return { status: 'bounced', bounceType };
+}
+
+/**
+ * A failure's bounce type by its severity (the event's own, else the one its name implies). A failure to send to a
+ * suppressed address has none: nothing was sent, so nothing bounced, and counting it would count one bounce again.
+ */
+function failureBounceType(data: Record<string, unknown>, impliedSeverity: string | undefined): BounceType | undefined {
+  if (text(data.reason)?.startsWith('suppress-')) return undefined;
+  const severity = text(data.severity) ?? impliedSeverity;
+  if (severity === 'permanent') return 'hard';
+  if (severity === 'temporary') return 'soft';
+  return 'undetermined';
 }
 
 function jsonObjectOrUndefined(body: Buffer): Record<string, unknown> | undefined {

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import type { StatusMapping } from '../core/status-mapping.js';
 import { resend } from './resend.js';
 import { standardWebhooksKey, standardWebhooksSignature } from './standard-webhooks.js';
 import type { InboundRequest } from './types.js';
@@ -19,8 +20,8 @@ const fixture = (name: string) => JSON.parse(readFileSync(new URL(`../../test/fi
 const svix = fixture('svix.json') as { official_vectors: SvixVector[]; constructed_vectors: SvixVector[] };
 const samples = fixture('resend.json') as { sample_payloads: { name: string; raw: string }[]; event_types_sdk: string[] };
 
-function request(body: string, headers: Record<string, string>, receivedAt: number): InboundRequest {
-  return { rawBody: Buffer.from(body), headers: new Map(Object.entries(headers)), url: 'https://mailtrail.example/', contentType: 'application/json', receivedAt, settings: {} };
+function request(body: string, headers: Record<string, string>, receivedAt: number, statusMapping?: StatusMapping): InboundRequest {
+  return { rawBody: Buffer.from(body), headers: new Map(Object.entries(headers)), url: 'https://mailtrail.example/', contentType: 'application/json', receivedAt, settings: {}, statusMapping };
 }
 
 function vectorRequest(vector: SvixVector, receivedAt = Number(vector['svix-timestamp']) * 1000): InboundRequest {
@@ -117,8 +118,11 @@ describe('resend.parse', () => {
     ['email.clicked', 'clicked'],
     ['email.failed', 'rejected'],
     ['email.suppressed', 'dropped'],
-  ])('maps %s to %s', (type, status) => {
-    expect(parse({ type, ...base })[0]).toMatchObject({ status, nativeType: type, recipient: 'someone@example.com' });
+  ])('maps %s to %s under both mappings (the contract and Resend agree)', (type, status) => {
+    for (const mapping of ['contract', 'precise', undefined] as const) {
+      const [event] = resend.parse(request(JSON.stringify({ type, ...base }), { 'svix-id': 'msg_1' }, at, mapping));
+      expect(event, mapping).toMatchObject({ status, nativeType: type, recipient: 'someone@example.com' });
+    }
   });
 
   it('keeps every other SDK event type as ignored, with its raw payload', () => {

@@ -1,6 +1,6 @@
 import type { ParsedEvent } from '../core/event.js';
 import type { BounceType, Status } from '../core/vocabulary.js';
-import { bounded, dedupeKey, fromIsoTime, mapped, parseJsonObject, rawDedupeKey, recipientOf, record, text } from './fields.js';
+import { bounded, dedupeKey, fromIsoTime, mapped, parseJsonObject, rawDedupeKey, recipientOf, record, statusUnder, text } from './fields.js';
 import { standardWebhooksHeaders, standardWebhooksKey, verifyStandardWebhook } from './standard-webhooks.js';
 import type { InboundRequest, ProviderAdapter, VerifyResult } from './types.js';
 
@@ -17,6 +17,18 @@ const STATUS_BY_TYPE: Record<string, Status> = {
   // the address is on Resend's suppression list, so nothing was sent
   'email.suppressed': 'dropped',
 };
+
+/** The contract's table for Resend (see StatusMapping); it agrees with Mailtrail's own on every event it lists. */
+const CONTRACT_STATUS = new Map<string, Status>([
+  ['email.bounced', 'bounced'],
+  ['email.clicked', 'clicked'],
+  ['email.complained', 'complaint'],
+  ['email.delivered', 'delivered'],
+  ['email.delivery_delayed', 'delayed'],
+  ['email.failed', 'rejected'],
+  ['email.opened', 'opened'],
+  ['email.sent', 'sent'],
+]);
 
 /**
  * Resend. Webhooks are delivered by Svix: one event per POST, signed with Standard Webhooks HMAC-SHA256
@@ -43,7 +55,7 @@ export const resend = {
     const body = parseJsonObject(raw);
     const type = text(body.type) ?? '';
     const data = record(body.data) ?? {};
-    const status = mapped(STATUS_BY_TYPE, type) ?? null;
+    const status = statusUnder(request.statusMapping, CONTRACT_STATUS, type, mapped(STATUS_BY_TYPE, type) ?? null);
     // the id verify checked: the same header, read the same way
     const eventId = standardWebhooksHeaders(request.headers).id;
     const click = record(data.click);

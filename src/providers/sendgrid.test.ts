@@ -1,6 +1,7 @@
 import { createPrivateKey, generateKeyPairSync, sign } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import type { StatusMapping } from '../core/status-mapping.js';
 import { sendgrid } from './sendgrid.js';
 import type { InboundRequest } from './types.js';
 
@@ -21,7 +22,7 @@ const fixtures = JSON.parse(readFileSync(new URL('../../test/fixtures/sendgrid/v
   sample_payloads: { name: string; raw: string }[];
 };
 
-function request(body: string, headers: Record<string, string> = {}): InboundRequest {
+function request(body: string, headers: Record<string, string> = {}, statusMapping?: StatusMapping): InboundRequest {
   return {
     rawBody: Buffer.from(body, 'utf8'),
     headers: new Map(Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value])),
@@ -29,6 +30,7 @@ function request(body: string, headers: Record<string, string> = {}): InboundReq
     contentType: 'application/json',
     receivedAt: 1_700_000_000_000,
     settings: {},
+    statusMapping,
   };
 }
 
@@ -112,9 +114,9 @@ describe('sendgrid.parse', () => {
     ]);
   });
 
-  it('maps every event of the docs batch, keeping each raw event exactly', () => {
+  it.each(['contract', 'precise'] as const)('maps every event of the docs batch the same under %s, keeping each raw event exactly', (mapping) => {
     const sample = fixtures.sample_payloads[0]!;
-    const events = sendgrid.parse(request(sample.raw));
+    const events = sendgrid.parse(request(sample.raw, {}, mapping));
     expect(events.map((event) => [event.nativeType, event.status])).toEqual([
       ['processed', 'sent'],
       ['deferred', 'delayed'],
@@ -137,11 +139,17 @@ describe('sendgrid.parse', () => {
     expect(events[4]).toMatchObject({ url: 'http://www.sendgrid.com/', ip: '255.255.255.255' });
   });
 
-  it('classifies bounce and blocked', () => {
-    const [hard] = sendgrid.parse(request(fixtures.sample_payloads[1]!.raw));
-    const [blocked] = sendgrid.parse(request(fixtures.sample_payloads[2]!.raw));
-    expect(hard).toMatchObject({ status: 'bounced', bounceType: 'hard', providerMessageId: '14c5d75ce93' });
-    expect(blocked).toMatchObject({ status: 'blocked', bounceType: 'block' });
+  it('classifies bounce and blocked: a block is blocked under precise, bounced under the contract (and by default), bounce type block under both', () => {
+    for (const mapping of ['precise', 'contract', undefined] as const) {
+      const [hard] = sendgrid.parse(request(fixtures.sample_payloads[1]!.raw, {}, mapping));
+      expect(hard, mapping).toMatchObject({ status: 'bounced', bounceType: 'hard', providerMessageId: '14c5d75ce93' });
+    }
+    const [precise] = sendgrid.parse(request(fixtures.sample_payloads[2]!.raw, {}, 'precise'));
+    const [contract] = sendgrid.parse(request(fixtures.sample_payloads[2]!.raw, {}, 'contract'));
+    const [unset] = sendgrid.parse(request(fixtures.sample_payloads[2]!.raw));
+    expect(precise).toMatchObject({ status: 'blocked', bounceType: 'block' });
+    expect(contract).toEqual({ ...precise, status: 'bounced' });
+    expect(unset).toEqual(contract);
   });
 
   it('reads the message id before the first dot and our id from custom args', () => {

@@ -1,7 +1,8 @@
 import { createPublicKey, type KeyObject, verify as verifySignature } from 'node:crypto';
 import type { ParsedEvent } from '../core/event.js';
+import type { StatusMapping } from '../core/status-mapping.js';
 import type { BounceType, Status } from '../core/vocabulary.js';
-import { attemptsOf, bounded, dedupeKey, fromUnixSeconds, mapped, MAX_ADDRESS, rawDedupeKey, text } from './fields.js';
+import { attemptsOf, bounded, dedupeKey, fromUnixSeconds, mapped, MAX_ADDRESS, rawDedupeKey, statusUnder, text } from './fields.js';
 import { jsonObjects } from './json-array.js';
 import type { InboundRequest, ProviderAdapter, VerifyResult } from './types.js';
 
@@ -20,6 +21,15 @@ const STATUS_BY_EVENT: Record<string, Status> = {
   unsubscribe: 'unsubscribed',
   group_unsubscribe: 'unsubscribed',
 };
+
+/** The contract's table for SendGrid (see StatusMapping): a blocked bounce is `bounced` there, with bounce type `block`. */
+const CONTRACT_STATUS = new Map<string, Status>([
+  ['bounce', 'bounced'],
+  ['click', 'clicked'],
+  ['delivered', 'delivered'],
+  ['dropped', 'dropped'],
+  ['open', 'opened'],
+]);
 
 const publicKeys = new Map<string, KeyObject>();
 
@@ -69,14 +79,14 @@ export const sendgrid = {
 
   parse(request: InboundRequest) {
     // A body holding one object is a batch of one (SendGrid's test and some relays send that).
-    return jsonObjects(request.rawBody.toString('utf8')).map(({ value, raw }) => parseEvent(value, raw, request.receivedAt));
+    return jsonObjects(request.rawBody.toString('utf8')).map(({ value, raw }) => parseEvent(value, raw, request.receivedAt, request.statusMapping));
   },
 } satisfies ProviderAdapter;
 
-function parseEvent(item: Record<string, unknown>, raw: string, receivedAt: number): ParsedEvent {
+function parseEvent(item: Record<string, unknown>, raw: string, receivedAt: number, mapping: StatusMapping | undefined): ParsedEvent {
   const nativeType = text(item.event) ?? '';
-  let status: Status | null = mapped(STATUS_BY_EVENT, nativeType) ?? null;
-  if (nativeType === 'bounce' && item.type === 'blocked') status = 'blocked';
+  const precise = nativeType === 'bounce' && item.type === 'blocked' ? 'blocked' : (mapped(STATUS_BY_EVENT, nativeType) ?? null);
+  const status = statusUnder(mapping, CONTRACT_STATUS, nativeType, precise);
 
   const eventId = text(item.sg_event_id);
   return {

@@ -1,5 +1,6 @@
 import type { ParsedEvent } from '../core/event.js';
 import type { ErrorCode } from '../core/errors.js';
+import type { StatusMapping } from '../core/status-mapping.js';
 
 /** What an adapter sees of the request: the exact bytes, the headers (lower-case names) and the URL. */
 export interface InboundRequest {
@@ -15,6 +16,11 @@ export interface InboundRequest {
   receivedAt: number;
   /** The integration's settings (see ProviderAdapter.checkSettings); `{}` when none are set. */
   settings: Readonly<Record<string, unknown>>;
+  /**
+   * The integration's status mapping; absent means `contract`. Adapters whose provider the contract's status tables
+   * cover map the events those tables list as the tables say, unless this is `precise`.
+   */
+  statusMapping?: StatusMapping | undefined;
 }
 
 export type VerifyFailure = { ok: false; code: ErrorCode; reason: string };
@@ -44,6 +50,12 @@ export interface Handshake {
   /** e.g. the SNS TopicArn. */
   topic: string | null;
   detail: string;
+  /**
+   * How a failed confirmation is answered: `MT_ERR_SUBSCRIBE_URL_INVALID` when its URL is not one Mailtrail may
+   * fetch (bad input: sending it again cannot help), `MT_ERR_PROVIDER_UNREACHABLE` (the default) when the provider
+   * was asked and did not confirm, which is worth retrying.
+   */
+  code?: ErrorCode | undefined;
 }
 
 /**

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { MailtrailError } from '../core/errors.js';
 import { newId } from '../core/ids.js';
+import { DEFAULT_STATUS_MAPPING, isStatusMapping, STATUS_MAPPINGS, type StatusMapping } from '../core/status-mapping.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import type { ProviderAdapter } from '../providers/types.js';
 import type { SecretBox } from '../security/secret-box.js';
@@ -13,6 +14,8 @@ export interface CreateIntegrationInput {
   activityTracking?: boolean | undefined;
   allowUnsigned?: boolean | undefined;
   settings?: Record<string, unknown> | undefined;
+  /** Default `contract`. */
+  statusMapping?: StatusMapping | undefined;
 }
 
 export interface UpdateIntegrationInput {
@@ -22,6 +25,7 @@ export interface UpdateIntegrationInput {
   activityTracking?: boolean | undefined;
   allowUnsigned?: boolean | undefined;
   settings?: Record<string, unknown> | undefined;
+  statusMapping?: StatusMapping | undefined;
 }
 
 /** The Basic-auth pair Mailtrail generates for a provider that does not sign its requests. */
@@ -66,6 +70,7 @@ export class IntegrationService {
       signingKeyEnc: this.sealKey(adapter, id, input.signingKey),
       credentialsEnc: credentials ? this.sealCredentials(id, credentials) : null,
       settings: checkSettings(adapter, input.settings ?? {}),
+      statusMapping: checkStatusMapping(input.statusMapping ?? DEFAULT_STATUS_MAPPING),
       createdAt: now,
       updatedAt: now,
     });
@@ -91,6 +96,7 @@ export class IntegrationService {
       ...(input.allowUnsigned !== undefined ? { allowUnsigned: input.allowUnsigned } : {}),
       ...(input.signingKey !== undefined ? { signingKeyEnc: this.sealKey(adapter, id, input.signingKey) } : {}),
       ...(input.settings !== undefined ? { settings: checkSettings(adapter, input.settings) } : {}),
+      ...(input.statusMapping !== undefined ? { statusMapping: checkStatusMapping(input.statusMapping) } : {}),
       updatedAt: this.now(),
     });
     if (!updated) throw new MailtrailError('MT_ERR_NOT_FOUND', `no integration ${id}`);
@@ -158,4 +164,10 @@ function checkSettings(adapter: ProviderAdapter, settings: Record<string, unknow
   const problem = adapter.checkSettings(settings);
   if (problem) throw new MailtrailError('MT_ERR_VALIDATION', `settings: ${problem}`);
   return settings;
+}
+
+/** The API's schema checks this too; the library's callers reach the service without it. */
+function checkStatusMapping(value: unknown): StatusMapping {
+  if (isStatusMapping(value)) return value;
+  throw new MailtrailError('MT_ERR_VALIDATION', `statusMapping must be one of ${STATUS_MAPPINGS.map((mapping) => `"${mapping}"`).join(', ')}`);
 }

@@ -158,6 +158,8 @@ export class KyselyStore implements Store {
         allow_unsigned: next.allow_unsigned,
         signing_key_enc: next.signing_key_enc,
         credentials_enc: next.credentials_enc,
+        settings: next.settings,
+        status_mapping: next.status_mapping,
         updated_at: next.updated_at,
       })
       .where('environment_id', '=', environmentId)

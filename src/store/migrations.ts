@@ -293,5 +293,13 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    // How an integration maps its provider's events (StatusMapping). Integrations made before read as `contract`,
+    // the contract's own tables: the mapping every user of that platform relies on. Events already stored keep
+    // the status they were given.
+    '0006_status_mapping': {
+      async up(db: Kysely<any>) {
+        await db.schema.alterTable('integrations').addColumn('status_mapping', 'text', (column) => column.notNull().defaultTo('contract')).execute();
+      },
+    },
   };
 }

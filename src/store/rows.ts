@@ -1,4 +1,5 @@
 import type { NormalizedEvent } from '../core/event.js';
+import { DEFAULT_STATUS_MAPPING, isStatusMapping } from '../core/status-mapping.js';
 import { EMPTY_STATE, type MessageState, type StateEvent } from '../core/message-state.js';
 import type { BounceType, DeliveryStatus, Status } from '../core/vocabulary.js';
 import type { DeliveryRow, EventRow, IntegrationTable, MessageRow, WebhookEndpointTable } from './schema.js';
@@ -18,6 +19,7 @@ export function integrationFromRow(row: IntegrationTable): Integration {
     signingKeyEnc: row.signing_key_enc,
     credentialsEnc: row.credentials_enc,
     settings: parseSettings(row.settings),
+    statusMapping: isStatusMapping(row.status_mapping) ? row.status_mapping : DEFAULT_STATUS_MAPPING,
     createdAt: Number(row.created_at),
     updatedAt: Number(row.updated_at),
   };
@@ -39,6 +41,7 @@ export function integrationToRow(integration: Integration): IntegrationTable {
     signing_key_enc: integration.signingKeyEnc,
     credentials_enc: integration.credentialsEnc,
     settings: JSON.stringify(integration.settings),
+    status_mapping: integration.statusMapping,
     created_at: integration.createdAt,
     updated_at: integration.updatedAt,
   };

@@ -41,6 +41,7 @@ export interface IntegrationTable {
   signing_key_enc: string | null;
   credentials_enc: string | null;
   settings: string;
+  status_mapping: string;
   created_at: number;
   updated_at: number;
 }

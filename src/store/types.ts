@@ -1,5 +1,6 @@
 import type { NormalizedEvent, ParsedEvent } from '../core/event.js';
 import type { MessageState } from '../core/message-state.js';
+import type { StatusMapping } from '../core/status-mapping.js';
 import type { Status } from '../core/vocabulary.js';
 
 export interface Environment {
@@ -20,6 +21,8 @@ export interface Integration {
   credentialsEnc: string | null;
   /** Options that are not secret, read by the provider's adapter (e.g. `topicArns` for Amazon SES). */
   settings: Record<string, unknown>;
+  /** How the provider's native events map to statuses (see StatusMapping). */
+  statusMapping: StatusMapping;
   createdAt: number;
   updatedAt: number;
 }

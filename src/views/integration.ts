@@ -29,6 +29,7 @@ export function integrationView(integration: Integration, publicUrl: string, aut
     hasSigningKey: integration.signingKeyEnc !== null,
     hasCredentials: integration.credentialsEnc !== null,
     settings: integration.settings,
+    statusMapping: integration.statusMapping,
     inboundWebhookUrl: url,
     ...(credentials ? { credentials: { ...credentials }, authenticatedWebhookUrl: authenticatedWebhookUrl(url, credentials) } : {}),
     createdAt: iso(integration.createdAt),

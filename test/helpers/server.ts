@@ -1,5 +1,6 @@
 import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { createMailtrail, type Mailtrail } from '../../src/index.js';
+import type { Logger } from '../../src/log.js';
 import type { OutboundOptions } from '../../src/mailtrail.js';
 import { generateMasterSecret } from '../../src/security/secret-box.js';
 import { freshStore, type TestStore } from './stores.js';
@@ -20,7 +21,7 @@ export interface TestServer {
 /** A real Mailtrail on a loopback port, on a fresh database of the given dialect. */
 export async function startServer(
   dialect: 'sqlite' | 'postgres',
-  options: { bodyLimit?: number; snsCertDir?: string; providerFetch?: typeof fetch; now?: () => number; outbound?: OutboundOptions } = {},
+  options: { bodyLimit?: number; snsCertDir?: string; providerFetch?: typeof fetch; now?: () => number; outbound?: OutboundOptions; logger?: Logger } = {},
 ): Promise<TestServer> {
   const storage = await freshStore(dialect);
   const mailtrail = await createMailtrail({
@@ -32,6 +33,7 @@ export async function startServer(
     providerFetch: options.providerFetch,
     now: options.now,
     outbound: options.outbound,
+    logger: options.logger,
   });
   const { environmentId, apiKey } = await mailtrail.createEnvironment('test');
   const server = await mailtrail.listen({ port: 0, host: '127.0.0.1' });

@@ -65,7 +65,7 @@ export function integrationRoutes(context: AppContext, hooks: ConstructorParamet
       method: 'patch',
       path: '/v1/integrations/{id}',
       tags: ['Integrations'],
-      summary: 'Update an integration (name, signing key, activity tracking)',
+      summary: 'Update an integration (name, signing key, settings, status mapping, activity tracking)',
       security,
       request: { params, body: { required: true, content: { 'application/json': { schema: UpdateIntegrationSchema } } } },
       responses: { 200: json(IntegrationSchema, 'The updated integration'), ...errors },
