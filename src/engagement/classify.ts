@@ -20,11 +20,13 @@ export interface EngagementHit {
 /**
  * What the server knows around the hit. `secondsAfterDelivery` is negative when the hit came before the provider's
  * delivered event; `sameMessageHitsWithin2s` counts the *other* hits (opens and clicks, any link) of the same message
- * less than 2 seconds before or after this one.
+ * less than 2 seconds before or after this one. The verdict is a pure function of the hit and its context: when the
+ * context changes (the delivered event arrives, later hits join a burst), classifying again gives the new verdict.
  */
 export interface EngagementContext {
   secondsAfterDelivery: number | null;
   secondsAfterSend: number | null;
+  /** Which link of the message (null for an open). Carried for callers and future rules; no shipped rule uses it. */
   linkIndex: number | null;
   sameMessageHitsWithin2s: number;
 }
