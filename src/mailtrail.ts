@@ -1,8 +1,9 @@
 import type { AddressInfo } from 'node:net';
-import { serve, type ServerType } from '@hono/node-server';
+import type { ServerType } from '@hono/node-server';
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import { newId } from './core/ids.js';
 import { createApp } from './http/app.js';
+import { serveNode } from './http/node-server.js';
 import type { AppContext, AppEnv } from './http/context.js';
 import { EventBus, type EmailEventHandler, type EmailEventType } from './ingest/emitter.js';
 import { silentLogger, type Logger } from './log.js';
@@ -100,6 +101,7 @@ export class Mailtrail {
   private readonly bus: EventBus;
   private readonly now: () => number;
   private readonly servers = new Set<ServerType>();
+  private readonly bodyLimit: number;
   private readonly maintenance: NodeJS.Timeout;
   /** The outbound worker, when this process runs one. */
   readonly worker: DeliveryWorker | null;
@@ -110,6 +112,7 @@ export class Mailtrail {
   constructor(options: MailtrailOptions) {
     this.now = options.now ?? Date.now;
     this.log = options.logger ?? silentLogger;
+    this.bodyLimit = options.bodyLimit ?? 10 * 1024 * 1024;
     this.store = options.store ?? openStore({ databaseUrl: options.databaseUrl, schema: options.databaseSchema, dataDir: options.dataDir ?? './.mailtrail', log: this.log });
     this.metrics = new Metrics({ processMetrics: options.processMetrics });
     this.bus = new EventBus(this.log);
@@ -151,7 +154,7 @@ export class Mailtrail {
       metrics: this.metrics,
       log: this.log,
       now: this.now,
-      bodyLimit: options.bodyLimit ?? 10 * 1024 * 1024,
+      bodyLimit: this.bodyLimit,
       publicUrl: (options.publicUrl ?? 'http://localhost:3000').replace(/\/+$/, ''),
     };
     this.app = createApp(context);
@@ -225,7 +228,7 @@ export class Mailtrail {
   /** Starts an HTTP server; resolves once it listens. Port 0 picks a free port. */
   listen(options: { port?: number; host?: string } = {}): Promise<{ url: string; port: number; close: () => Promise<void> }> {
     return new Promise((resolve, reject) => {
-      const server = serve({ fetch: this.app.fetch, port: options.port ?? 3000, hostname: options.host ?? '0.0.0.0' }, (info: AddressInfo) => {
+      const server = serveNode(this.app.fetch, { port: options.port ?? 3000, hostname: options.host ?? '0.0.0.0', bodyLimit: this.bodyLimit }, (info: AddressInfo) => {
         const host = info.family === 'IPv6' ? `[${info.address}]` : info.address;
         resolve({ url: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${info.port}`, port: info.port, close: () => this.closeServer(server) });
       });

@@ -1,3 +1,4 @@
+import type { HttpBindings } from '@hono/node-server';
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import { receiveInbound } from '../../ingest/inbound.js';
 import { apiKeyFromHeader } from '../../security/api-keys.js';
@@ -71,7 +72,7 @@ export function inboundRoutes(context: AppContext, hooks: ConstructorParameters<
         headers,
         contentType: c.req.header('content-type') ?? '',
         contentLength: declaredLength && /^\d+$/.test(declaredLength) ? Number(declaredLength) : null,
-        readBody: (limit) => readBody(c.req.raw, limit, (c.env as { incoming?: AsyncIterable<Buffer> } | undefined)?.incoming),
+        readBody: (limit) => readBody(c.req.raw, limit, (c.env as Partial<HttpBindings> | undefined)?.incoming),
         apiKey: apiKeyFromHeader(c.req.header('authorization')),
         idempotencyKey: c.req.header('idempotency-key') ?? null,
       });

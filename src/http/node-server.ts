@@ -1,0 +1,85 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { serve, type HttpBindings, type ServerType } from '@hono/node-server';
+import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
+
+/** How long the rest of a request answered early is read and dropped, at most. */
+const LINGER_MS = 5_000;
+/** How far past the body limit a request answered early is read, at most (headers and framing included). */
+const LINGER_EXTRA_BYTES = 8 * 1024 * 1024;
+
+export interface NodeServerOptions {
+  port: number;
+  hostname: string;
+  /** The inbound body limit: what a request may send before it is refused. */
+  bodyLimit: number;
+}
+
+type Fetch = (request: Request, env: HttpBindings) => Response | Promise<Response>;
+
+/** Serves `fetch` on a Node HTTP server, so that an answer given before its request's body has arrived reaches the sender. */
+export function serveNode(fetch: Fetch, options: NodeServerOptions, onListening: (info: AddressInfo) => void): ServerType {
+  return serve(
+    {
+      fetch: async (request, env) => {
+        const { incoming, outgoing } = env as HttpBindings;
+        const stopReadingAt = incoming.socket.bytesRead + options.bodyLimit + LINGER_EXTRA_BYTES;
+        const response = await fetch(request, env as HttpBindings);
+        if (incoming.complete || incoming.destroyed) return response;
+        return answerBeforeBody(response, incoming, outgoing, stopReadingAt);
+      },
+      port: options.port,
+      hostname: options.hostname,
+      // Its own clean-up reads an unread body for 500 ms, then destroys the socket: answerBeforeBody does it instead.
+      autoCleanupIncoming: false,
+    },
+    onListening,
+  );
+}
+
+/**
+ * The answer is ready before the request's body has arrived: a 413 (refused on its Content-Length, or at the limit
+ * while reading), or a refusal that needed no body. Node ends the connection as soon as a `Connection: close`
+ * answer is written, and a socket closed while the sender is still writing answers it with a reset: a sender that
+ * writes its whole request before reading (curl, urllib3), or that is busy writing, gets EPIPE or ECONNRESET instead
+ * of the answer. So the answer is written whole, with its length (a sender may read it at once), the rest of the
+ * body is read and dropped within bounds, and only then does the response end and Node close the connection, with
+ * nothing unread left to reset it (RFC 9112 §9.6). Past the bounds, the connection is closed all the same.
+ */
+async function answerBeforeBody(response: Response, incoming: IncomingMessage, outgoing: ServerResponse, stopReadingAt: number): Promise<Response> {
+  const body = Buffer.from(await response.arrayBuffer());
+  const headers: Record<string, string> = {};
+  response.headers.forEach((value, name) => {
+    headers[name] = value;
+  });
+  delete headers['transfer-encoding'];
+  headers['content-length'] = String(body.length);
+  headers.connection = 'close';
+  outgoing.writeHead(response.status, headers);
+  outgoing.write(body);
+  void discardRest(incoming, stopReadingAt).then(() => outgoing.end());
+  return RESPONSE_ALREADY_SENT;
+}
+
+/** Reads and drops what is left of the request, until it ends, the sender goes, or a bound is reached. */
+function discardRest(incoming: IncomingMessage, stopReadingAt: number): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      incoming.off('data', onData);
+      incoming.off('end', done);
+      incoming.off('close', done);
+      incoming.off('error', done);
+      resolve();
+    };
+    const onData = () => {
+      if (incoming.socket.bytesRead > stopReadingAt) done();
+    };
+    const timer = setTimeout(done, LINGER_MS);
+    incoming.on('data', onData);
+    incoming.on('end', done);
+    incoming.on('close', done);
+    incoming.on('error', done);
+    incoming.resume();
+  });
+}
