@@ -113,5 +113,26 @@ for (const dialect of DIALECTS) {
         await cleanup();
       }
     });
+
+    it('0007 leaves the messages stored before unmarked and allows one first message per provider id', async () => {
+      const { db, cleanup, latest } = await databaseAt(dialect, '0006_status_mapping');
+      try {
+        const message = (id: string, providerMessageId: string, recipient: string) => ({
+          environment_id: 'env_1', id, integration_id: 'int_1', provider: 'generic', provider_message_id: providerMessageId, recipient,
+          tags: '[]', metadata: '{}', origin: 'provider', created_at: 1, updated_at: 1,
+        });
+        // one provider id to two recipients, and one with a recipient-less message beside a recipient's
+        await db.insertInto('messages').values([message('m1', 'pm-1', 'ada@example.com'), message('m2', 'pm-1', 'bob@example.com'), message('m3', 'pm-2', ''), message('m4', 'pm-2', 'ada@example.com')]).execute();
+        await latest();
+
+        const marks = await db.selectFrom('messages').select(['id', 'first_with_provider_id']).orderBy('id').execute();
+        expect(marks.map((row) => Number(row.first_with_provider_id))).toEqual([0, 0, 0, 0]);
+        await db.insertInto('messages').values({ ...message('m5', 'pm-3', ''), first_with_provider_id: 1 }).execute();
+        await expect(db.insertInto('messages').values({ ...message('m6', 'pm-3', 'ada@example.com'), first_with_provider_id: 1 }).execute()).rejects.toThrow(/unique/i);
+        await db.insertInto('messages').values({ ...message('m6', 'pm-3', 'ada@example.com'), first_with_provider_id: 0 }).execute();
+      } finally {
+        await cleanup();
+      }
+    });
   });
 }

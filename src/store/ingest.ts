@@ -1,7 +1,8 @@
 import type { ParsedEvent } from '../core/event.js';
 import { newId } from '../core/ids.js';
 import { storableText } from '../core/text.js';
-import { EMPTY_STATE, mergeMessageState } from '../core/message-state.js';
+import { mergeMessageState } from '../core/message-state.js';
+import { correlate, RETRY_TRANSACTION } from './correlate.js';
 import { eventFromRow, messageFromRow, stateEventFromRow, stateFromRow, stateToColumns } from './rows.js';
 import { subscribesTo } from '../core/event-types.js';
 import type { Status } from '../core/vocabulary.js';
@@ -15,7 +16,7 @@ export interface ProviderKey {
 }
 
 /** What correlation needs of a message; reading whole rows costs measurably more. */
-export type MessageKey = Pick<MessageRow, 'id' | 'integration_id' | 'provider_message_id' | 'recipient'>;
+export type MessageKey = Pick<MessageRow, 'id' | 'integration_id' | 'provider_message_id' | 'recipient' | 'created_at'>;
 
 /**
  * The few bulk operations the ingest transaction needs. Each dialect implements them inside its own
@@ -24,7 +25,17 @@ export type MessageKey = Pick<MessageRow, 'id' | 'integration_id' | 'provider_me
 export interface IngestOps {
   findEvents(integrationId: string, dedupeKeys: string[]): Promise<EventRow[]>;
   findMessagesById(environmentId: string, ids: string[]): Promise<MessageKey[]>;
+  /**
+   * For each key, the message with that provider id and recipient; when there is none, and always for a key with
+   * no recipient (''), every message of the integration with that provider id (see correlate.ts). More may be
+   * returned: one indexed lookup per provider id is what matters.
+   */
   findMessagesByProviderKey(integrationId: string, keys: ProviderKey[]): Promise<MessageKey[]>;
+  /**
+   * Gives recipient-less messages the recipient an event names, each only while it still has none; returns the ids
+   * changed (one missing means another transaction took or merged that message first).
+   */
+  giveRecipients(environmentId: string, messages: { id: string; recipient: string }[]): Promise<Set<string>>;
   /** Inserts messages, skipping any that already exist; returns the ids actually inserted. */
   insertMessages(rows: MessageRow[]): Promise<Set<string>>;
   /** Reads messages for update, locking them in id order where the dialect has row locks. */
@@ -42,13 +53,6 @@ export interface SubscribedEndpoint {
   id: string;
   eventTypes: string[];
 }
-
-const MAX_ID_LENGTH = 255;
-/** The characters a message id may hold, the same rule as registration (`POST /v1/messages`). */
-const ID_PATTERN = /^[\w.:@-]+$/;
-/** PostgreSQL's serialization_failure: the store reruns a transaction that fails with it. */
-export const RETRY_TRANSACTION = '40001';
-const EMPTY_STATE_COLUMNS = Object.freeze(stateToColumns(EMPTY_STATE));
 
 /** One input event's outcome, still as rows: converting to API objects is left to whoever needs them. */
 export interface IngestRecord {
@@ -158,81 +162,6 @@ export function toIngestResults(records: IngestRecord[]): IngestResult[] {
   });
 }
 
-interface Correlation {
-  resolve: (event: ParsedEvent) => string | null;
-  /** Messages this transaction inserted, by id. */
-  created: Map<string, MessageRow>;
-}
-
-async function correlate(ops: IngestOps, batch: IngestBatch, events: ParsedEvent[]): Promise<Correlation> {
-  const { environmentId, integrationId } = batch;
-  const claimedIds = unique(events.map((event) => usableId(event.mailtrailId)).filter((id): id is string => id !== null));
-  // Our ids arrive in provider metadata, which an integration that accepts unsigned requests does not protect:
-  // an id is followed only to a message of this integration, and one of another integration is not ours to use.
-  const byId = new Set<string>();
-  const foreign = new Set<string>();
-  for (const row of await ops.findMessagesById(environmentId, claimedIds)) (row.integration_id === integrationId ? byId : foreign).add(row.id);
-
-  // Each event's keys are computed once: hashing a fresh 80-character key string per lookup was measurable.
-  const entries = events.map((event) => {
-    const id = usableId(event.mailtrailId);
-    return {
-      event,
-      id: id !== null && !foreign.has(id) ? id : null,
-      key: event.providerMessageId ? providerKeyString(event.providerMessageId, event.recipient ?? '') : null,
-    };
-  });
-
-  const byProviderKey = new Map<string, string>();
-  const loadProviderKeys = async (keys: ProviderKey[]) => {
-    for (const row of await ops.findMessagesByProviderKey(integrationId, keys)) {
-      byProviderKey.set(providerKeyString(row.provider_message_id!, row.recipient ?? ''), row.id);
-    }
-  };
-  const wanted = new Map<string, ProviderKey>();
-  for (const { event, id, key } of entries) {
-    if ((id && byId.has(id)) || key === null || wanted.has(key)) continue;
-    wanted.set(key, { providerMessageId: event.providerMessageId!, recipient: event.recipient ?? '' });
-  }
-  await loadProviderKeys([...wanted.values()]);
-
-  // Events for messages we have never seen create them (origin `provider`); ignored events never do. One id
-  // makes one message, even when its events name several recipients.
-  const toCreate = new Map<string, MessageRow>();
-  const plannedIds = new Set<string>();
-  const standalone = new Map<ParsedEvent, string>();
-  for (const { event, id, key } of entries) {
-    if (event.status === null || (id && (byId.has(id) || plannedIds.has(id)))) continue;
-    if (key !== null && (byProviderKey.has(key) || toCreate.has(key))) continue;
-    const row = newMessageRow(batch, event, id ?? newId('msg', batch.receivedAt));
-    toCreate.set(key ?? `id:${row.id}`, row);
-    plannedIds.add(row.id);
-    if (key === null && id === null) standalone.set(event, row.id);
-  }
-  const created = new Map<string, MessageRow>();
-  if (toCreate.size > 0) {
-    // A fixed order of inserts keeps two concurrent PostgreSQL batches from deadlocking on each other's rows.
-    const rows = [...toCreate.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, row]) => row);
-    const insertedIds = await ops.insertMessages(rows);
-    for (const [key, row] of toCreate) {
-      if (!insertedIds.has(row.id)) continue;
-      created.set(row.id, row);
-      byId.add(row.id);
-      if (!key.startsWith('id:')) byProviderKey.set(key, row.id);
-    }
-    // Only on PostgreSQL can a concurrent batch have created the same message first: read what it made.
-    const lost = rows.filter((row) => !insertedIds.has(row.id));
-    for (const row of await ops.findMessagesById(environmentId, lost.map((row) => row.id))) if (row.integration_id === integrationId) byId.add(row.id);
-    await loadProviderKeys(lost.filter((row) => row.provider_message_id !== null).map((row) => ({ providerMessageId: row.provider_message_id!, recipient: row.recipient ?? '' })));
-  }
-
-  const resolved = new Map<ParsedEvent, string | null>();
-  for (const { event, id, key } of entries) {
-    resolved.set(event, id && byId.has(id) ? id : key !== null ? (byProviderKey.get(key) ?? null) : (standalone.get(event) ?? null));
-  }
-  return { created, resolve: (event) => resolved.get(event) ?? null };
-}
-
 const OPTIONAL_TEXT_FIELDS = new Set<string>(['providerMessageId', 'mailtrailId', 'recipient', 'reason', 'url', 'userAgent', 'ip', 'machineReason']);
 
 /** Every text field of an event, which the store makes storable once, for every provider. */
@@ -260,27 +189,6 @@ function storableBatch(batch: IngestBatch): IngestBatch {
     return copy;
   });
   return changed ? { ...batch, events } : batch;
-}
-
-function newMessageRow(batch: IngestBatch, event: ParsedEvent, id: string): MessageRow {
-  return {
-    environment_id: batch.environmentId,
-    id,
-    integration_id: batch.integrationId,
-    provider: batch.provider,
-    provider_message_id: event.providerMessageId ?? null,
-    recipient: event.recipient ?? '',
-    from_address: null,
-    subject: null,
-    tags: '[]',
-    metadata: '{}',
-    workflow_run_id: null,
-    step_run_id: null,
-    origin: 'provider',
-    created_at: batch.receivedAt,
-    updated_at: batch.receivedAt,
-    ...EMPTY_STATE_COLUMNS,
-  };
 }
 
 /** A delivery due now: the worker sends it as soon as it is committed. */
@@ -330,16 +238,6 @@ export function newEventRow(batch: IngestBatch, event: ParsedEvent, id: string, 
     echo: event.echo ? 1 : 0,
     raw: event.raw,
   };
-}
-
-
-function providerKeyString(providerMessageId: string, recipient: string): string {
-  return `${providerMessageId}\u0000${recipient}`;
-}
-
-/** Our ids arrive through provider metadata, so they are untrusted text: only ids we could have issued count. */
-function usableId(id: string | undefined): string | null {
-  return id && id.length <= MAX_ID_LENGTH && ID_PATTERN.test(id) ? id : null;
 }
 
 function unique<T>(values: T[]): T[] {

@@ -175,16 +175,22 @@ export class KyselyStore implements Store {
 
   registerMessage(input: NewMessage, now: number): Promise<RegisterResult> {
     return this.transaction(async (trx) => {
-      const byId = input.id ? await selectMessage(trx, input.environmentId, input.id, this.dialect === 'postgres') : null;
-      const byProviderKey = await trx
+      const forUpdate = this.dialect === 'postgres';
+      const byId = input.id ? await selectMessage(trx, input.environmentId, input.id, forUpdate) : null;
+      const ofProviderId = trx
         .selectFrom('messages')
-        .selectAll()
         .where('environment_id', '=', input.environmentId)
         .where('integration_id', '=', input.integrationId)
-        .where('provider_message_id', '=', input.providerMessageId)
-        .where('recipient', '=', input.recipient)
-        .$if(this.dialect === 'postgres', (query) => query.forUpdate())
-        .executeTakeFirst();
+        .where('provider_message_id', '=', input.providerMessageId);
+      const exact = await ofProviderId.selectAll().where('recipient', '=', input.recipient).$if(forUpdate, (query) => query.forUpdate()).executeTakeFirst();
+      // With no message for this recipient, the registration takes the one that events naming no recipient made,
+      // when it is the only message of the provider id (see correlate.ts); beside others, whose it is would be a guess.
+      const siblings = exact ? [] : await ofProviderId.select(['id', 'recipient']).limit(2).execute();
+      const recipientless =
+        siblings.length === 1 && siblings[0]!.recipient === ''
+          ? await ofProviderId.selectAll().where('id', '=', siblings[0]!.id).where('recipient', '=', '').$if(forUpdate, (query) => query.forUpdate()).executeTakeFirst()
+          : undefined;
+      const byProviderKey = exact ?? recipientless;
 
       const sameMessage = (row: MessageRow) =>
         row.integration_id === input.integrationId && row.provider_message_id === input.providerMessageId && row.recipient === input.recipient;
@@ -202,6 +208,10 @@ export class KyselyStore implements Store {
       const id = input.id ?? byProviderKey?.id ?? newId('msg', now);
       const target = byId ?? (byProviderKey?.id === id ? byProviderKey : undefined);
       const absorbed = byProviderKey && byProviderKey.id !== id ? byProviderKey : undefined;
+      // The mark of a provider id's first message (migration 0007) stays with the message that had it, and a
+      // registration that found no other message of its provider id makes the first one.
+      const marked = [target, absorbed].some((row) => row?.provider_message_id === input.providerMessageId && Number(row.first_with_provider_id) === 1);
+      const alone = !exact && siblings.every((row) => row.id === target?.id || row.id === absorbed?.id);
       if (absorbed) {
         await trx.updateTable('events').set({ message_id: id }).where('environment_id', '=', input.environmentId).where('message_id', '=', absorbed.id).execute();
         await trx.deleteFrom('message_tags').where('environment_id', '=', input.environmentId).where('message_id', '=', absorbed.id).execute();
@@ -228,6 +238,7 @@ export class KyselyStore implements Store {
         step_run_id: input.stepRunId ?? null,
         origin: 'api',
         updated_at: now,
+        first_with_provider_id: marked || alone ? 1 : 0,
         ...stateToColumns(reduceMessageState(events.map(stateEventFromRow))),
       };
       // Updated in place, never deleted and re-inserted: a concurrent ingest locking this row must still find it.

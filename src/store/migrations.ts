@@ -301,5 +301,22 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.alterTable('integrations').addColumn('status_mapping', 'text', (column) => column.notNull().defaultTo('contract')).execute();
       },
     },
+    // One provider id may be several messages (one per recipient), and an event naming no recipient goes to any of
+    // them (correlate.ts), so the unique provider id and recipient no longer stop two concurrent transactions from
+    // making two messages of one: one with no recipient, one with. The message created while no other had its
+    // provider id is marked, and this index allows one mark per provider id: the second such insert conflicts and
+    // its transaction runs again. Messages stored before carry no mark; only a provider id with none yet needs one.
+    '0007_first_message_per_provider_id': {
+      async up(db: Kysely<any>) {
+        await db.schema.alterTable('messages').addColumn('first_with_provider_id', 'integer', (column) => column.notNull().defaultTo(0)).execute();
+        await db.schema
+          .createIndex('messages_first_by_provider_id')
+          .on('messages')
+          .columns(['integration_id', 'provider_message_id'])
+          .unique()
+          .where(sql.ref('first_with_provider_id'), '=', sql.lit(1))
+          .execute();
+      },
+    },
   };
 }

@@ -62,6 +62,11 @@ export interface MessageTable {
   origin: string;
   created_at: number;
   updated_at: number;
+  /**
+   * 1 for the message created while its integration had no other with its provider id. A unique index allows one
+   * per provider id, so two transactions that each found none cannot both create one (see correlate.ts).
+   */
+  first_with_provider_id: number;
   status: string | null;
   outcome_status: string | null;
   outcome_at: number | null;

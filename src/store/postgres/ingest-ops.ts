@@ -28,7 +28,7 @@ export class PostgresIngestOps implements IngestOps {
       rows.push(
         ...(await this.db
           .selectFrom('messages')
-          .select(['id', 'integration_id', 'provider_message_id', 'recipient'])
+          .select(['id', 'integration_id', 'provider_message_id', 'recipient', 'created_at'])
           .where('environment_id', '=', environmentId)
           .where('id', 'in', part)
           .execute()),
@@ -40,17 +40,35 @@ export class PostgresIngestOps implements IngestOps {
   async findMessagesByProviderKey(integrationId: string, keys: ProviderKey[]): Promise<MessageKey[]> {
     const rows: MessageKey[] = [];
     for (const part of chunks(keys, KEYS_PER_LOOKUP)) {
-      // Select by provider id, then match the recipient here: one indexed IN list instead of OR-ed pairs.
-      const wanted = new Set(part.map((key) => `${key.providerMessageId}\u0000${key.recipient}`));
-      const candidates = await this.db
-        .selectFrom('messages')
-        .select(['id', 'integration_id', 'provider_message_id', 'recipient'])
-        .where('integration_id', '=', integrationId)
-        .where('provider_message_id', 'in', [...new Set(part.map((key) => key.providerMessageId))])
-        .execute();
-      rows.push(...candidates.filter((row) => wanted.has(`${row.provider_message_id}\u0000${row.recipient ?? ''}`)));
+      // Every message of each provider id, in one indexed IN list (a round trip costs more than the rows): the
+      // recipients are matched by correlation, which needs all of them when a key misses or names no recipient.
+      rows.push(
+        ...(await this.db
+          .selectFrom('messages')
+          .select(['id', 'integration_id', 'provider_message_id', 'recipient', 'created_at'])
+          .where('integration_id', '=', integrationId)
+          .where('provider_message_id', 'in', [...new Set(part.map((key) => key.providerMessageId))])
+          .execute()),
+      );
     }
     return rows;
+  }
+
+  async giveRecipients(environmentId: string, messages: { id: string; recipient: string }[]): Promise<Set<string>> {
+    // Rare (a recipient-less message meeting its first recipient), so one statement each, in id order for the locks.
+    const given = new Set<string>();
+    for (const { id, recipient } of [...messages].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))) {
+      const row = await this.db
+        .updateTable('messages')
+        .set({ recipient })
+        .where('environment_id', '=', environmentId)
+        .where('id', '=', id)
+        .where('recipient', '=', '')
+        .returning('id')
+        .executeTakeFirst();
+      if (row) given.add(row.id);
+    }
+    return given;
   }
 
   async insertMessages(rows: MessageRow[]): Promise<Set<string>> {

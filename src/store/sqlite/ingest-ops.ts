@@ -13,7 +13,7 @@ const DELIVERY_COLUMNS: (keyof DeliveryRow)[] = [
 ];
 const MESSAGE_COLUMNS: (keyof MessageRow)[] = [
   'environment_id', 'id', 'integration_id', 'provider', 'provider_message_id', 'recipient', 'from_address', 'subject', 'tags', 'metadata',
-  'workflow_run_id', 'step_run_id', 'origin', 'created_at', 'updated_at', ...STATE_COLUMNS,
+  'workflow_run_id', 'step_run_id', 'origin', 'created_at', 'updated_at', 'first_with_provider_id', ...STATE_COLUMNS,
 ];
 
 /**
@@ -23,7 +23,18 @@ const MESSAGE_COLUMNS: (keyof MessageRow)[] = [
  */
 export class SqliteIngestOps implements IngestOps {
   private readonly statements: Record<
-    'findEvent' | 'eventExists' | 'findMessage' | 'lockMessage' | 'findByProviderKey' | 'insertMessage' | 'insertEvent' | 'saveState' | 'findEndpoints' | 'insertDelivery',
+    | 'findEvent'
+    | 'eventExists'
+    | 'findMessage'
+    | 'lockMessage'
+    | 'findByProviderKey'
+    | 'findByProviderId'
+    | 'giveRecipient'
+    | 'insertMessage'
+    | 'insertEvent'
+    | 'saveState'
+    | 'findEndpoints'
+    | 'insertDelivery',
     Statement
   >;
 
@@ -33,11 +44,13 @@ export class SqliteIngestOps implements IngestOps {
     this.statements = {
       findEvent: database.prepare('select * from events where integration_id = ? and dedupe_key = ?'),
       eventExists: database.prepare('select 1 from events where integration_id = ? and dedupe_key = ?').pluck(),
-      findMessage: database.prepare('select id, integration_id, provider_message_id, recipient from messages where environment_id = ? and id = ?'),
+      findMessage: database.prepare('select id, integration_id, provider_message_id, recipient, created_at from messages where environment_id = ? and id = ?'),
       lockMessage: database.prepare('select * from messages where environment_id = ? and id = ?'),
       findByProviderKey: database.prepare(
-        'select id, integration_id, provider_message_id, recipient from messages where integration_id = ? and provider_message_id = ? and recipient = ?',
+        'select id, integration_id, provider_message_id, recipient, created_at from messages where integration_id = ? and provider_message_id = ? and recipient = ?',
       ),
+      findByProviderId: database.prepare('select id, integration_id, provider_message_id, recipient, created_at from messages where integration_id = ? and provider_message_id = ?'),
+      giveRecipient: database.prepare("update messages set recipient = ? where environment_id = ? and id = ? and recipient = ''"),
       insertMessage: database.prepare(
         `insert into messages (${MESSAGE_COLUMNS.join(', ')}) values (${MESSAGE_COLUMNS.map(() => '?').join(', ')})`,
       ),
@@ -80,12 +93,29 @@ export class SqliteIngestOps implements IngestOps {
   }
 
   async findMessagesByProviderKey(integrationId: string, keys: ProviderKey[]): Promise<MessageKey[]> {
+    // The exact key first, as most events find their message: all of a provider id's messages (a batch send may
+    // have hundreds) only when that misses or the event names no recipient.
     const rows: MessageKey[] = [];
+    const widened = new Set<string>();
     for (const key of keys) {
-      const row = this.statements.findByProviderKey.get(integrationId, key.providerMessageId, key.recipient) as MessageKey | undefined;
-      if (row) rows.push(row);
+      if (key.recipient !== '') {
+        const row = this.statements.findByProviderKey.get(integrationId, key.providerMessageId, key.recipient) as MessageKey | undefined;
+        if (row) {
+          rows.push(row);
+          continue;
+        }
+      }
+      if (widened.has(key.providerMessageId)) continue;
+      widened.add(key.providerMessageId);
+      rows.push(...(this.statements.findByProviderId.all(integrationId, key.providerMessageId) as MessageKey[]));
     }
     return rows;
+  }
+
+  async giveRecipients(environmentId: string, messages: { id: string; recipient: string }[]): Promise<Set<string>> {
+    const given = new Set<string>();
+    for (const { id, recipient } of messages) if (this.statements.giveRecipient.run(recipient, environmentId, id).changes > 0) given.add(id);
+    return given;
   }
 
   /**
