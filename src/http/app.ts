@@ -3,6 +3,7 @@ import { MailtrailError } from '../core/errors.js';
 import { requireApiKey } from './auth.js';
 import type { AppContext, AppEnv } from './context.js';
 import { handleError, notFound } from './errors.js';
+import { isJsonContentType, readJsonBody } from './json-body.js';
 import { limitJsonDepth } from './json-depth.js';
 import { inboundRoutes } from './routes/inbound.js';
 import { integrationRoutes } from './routes/integrations.js';
@@ -13,10 +14,15 @@ import { webhookEndpointRoutes } from './routes/webhook-endpoints.js';
 /** The whole HTTP API as one Hono app: `app.fetch(request)` serves it on any runtime. */
 export function createApp(context: AppContext): OpenAPIHono<AppEnv> {
   const hooks: ConstructorParameters<typeof OpenAPIHono<AppEnv>>[0] = {
-    defaultHook: (result) => {
+    defaultHook: (result, c) => {
+      // A required JSON body with no content-type (and so, past the media-type check, no body) is validated as {}:
+      // an empty PATCH would succeed and change nothing, a POST would name missing fields instead of the body.
+      if (result.target === 'json' && !isJsonContentType(c.req.header('content-type'))) {
+        throw new MailtrailError('MT_ERR_INVALID_BODY', 'this route takes a JSON body, sent with content-type application/json');
+      }
       if (!result.success) {
         const issue = result.error.issues[0];
-        const where = issue?.path.length ? `${issue.path.join('.')}: ` : '';
+        const where = issue?.path.length ? `${issue.path.join('.')}: ` : result.target === 'json' ? 'body: ' : '';
         throw new MailtrailError('MT_ERR_VALIDATION', `${where}${issue?.message ?? 'invalid request'}`);
       }
     },
@@ -33,6 +39,7 @@ export function createApp(context: AppContext): OpenAPIHono<AppEnv> {
   });
   app.use('/v1/*', requireApiKey(context));
   app.use('/v1/*', limitJsonDepth());
+  app.use('/v1/*', readJsonBody);
 
   app.route('/', operationRoutes(context, hooks));
   app.route('/', inboundRoutes(context, hooks));

@@ -1,4 +1,5 @@
 import type { Context } from 'hono';
+import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { isMailtrailError, MailtrailError, type ErrorCode } from '../core/errors.js';
 import { newId } from '../core/ids.js';
@@ -51,10 +52,11 @@ export function handleError(error: unknown, c: Context, log: Logger): Response {
   if (!isMailtrailError(error) && isStorageUnavailable(error)) {
     return handleError(new MailtrailError('MT_ERR_STORAGE_UNAVAILABLE', 'the database is not reachable; retry later', { cause: error }), c, log);
   }
+  if (error instanceof HTTPException && error.status < 500) return frameworkError(error, c, log);
   if (isMailtrailError(error)) {
     const status = STATUS_BY_CODE[error.code];
     if (status >= 500) log.error({ err: error.cause ?? error, code: error.code, path: c.req.path }, error.message);
-    // The rest of an oversized body is never read: close the connection instead of draining it.
+    // The rest of an oversized body is not read for the app: the connection is not reused (see node-server.ts).
     const headers: Record<string, string> = error.code === 'MT_ERR_BODY_TOO_LARGE' ? { connection: 'close' } : {};
     // The database is down or failing: the caller (a provider, an operator) should come back shortly.
     if (error.code === 'MT_ERR_STORAGE_UNAVAILABLE') headers['retry-after'] = String(STORAGE_RETRY_AFTER_SECONDS);
@@ -63,6 +65,29 @@ export function handleError(error: unknown, c: Context, log: Logger): Response {
   const requestId = newId('req');
   log.error({ err: error, requestId, path: c.req.path }, 'unhandled error');
   return c.json(errorBody('MT_ERR_INTERNAL', `internal error; quote request id ${requestId} when reporting it`), 500);
+}
+
+/** The code of a framework HTTPException (a validator's 400, a media-type check's 415), by its status. */
+const CODE_BY_FRAMEWORK_STATUS: Partial<Record<number, ErrorCode>> = {
+  400: 'MT_ERR_INVALID_BODY',
+  401: 'MT_ERR_UNAUTHORIZED',
+  403: 'MT_ERR_FORBIDDEN',
+  404: 'MT_ERR_NOT_FOUND',
+  409: 'MT_ERR_CONFLICT',
+  413: 'MT_ERR_BODY_TOO_LARGE',
+  415: 'MT_ERR_UNSUPPORTED_MEDIA_TYPE',
+};
+
+/** A 4xx the framework raised (before our code saw the request) keeps its status and gets a stable code. */
+function frameworkError(error: HTTPException, c: Context, log: Logger): Response {
+  const code = CODE_BY_FRAMEWORK_STATUS[error.status];
+  if (!code) return c.json(errorBody('MT_ERR_VALIDATION', error.message || 'invalid request'), error.status);
+  const contentType = c.req.header('content-type');
+  const message =
+    code === 'MT_ERR_UNSUPPORTED_MEDIA_TYPE'
+      ? `${contentType ? `content-type "${contentType}"` : 'a body with no content-type'} is not accepted here; send application/json`
+      : error.message;
+  return handleError(new MailtrailError(code, message, { cause: error }), c, log);
 }
 
 export function notFound(c: Context): Response {

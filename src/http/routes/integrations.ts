@@ -1,5 +1,6 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import type { AppContext, AppEnv } from '../context.js';
+import { noBody } from '../json-body.js';
 import type { InboundCredentials } from '../../service/integrations.js';
 import type { Integration } from '../../store/types.js';
 import { CreateIntegrationSchema, ErrorSchema, IntegrationNoticeSchema, IntegrationSchema, UpdateIntegrationSchema } from '../schemas.js';
@@ -80,7 +81,7 @@ export function integrationRoutes(context: AppContext, hooks: ConstructorParamet
       tags: ['Integrations'],
       summary: 'Delete an integration; its messages and events are kept',
       security,
-      request: { params },
+      request: { params, body: noBody },
       responses: { 204: { description: 'Deleted' }, ...errors },
     }),
     async (c) => {
@@ -96,7 +97,7 @@ export function integrationRoutes(context: AppContext, hooks: ConstructorParamet
       tags: ['Integrations'],
       summary: 'Issue new inbound credentials (providers that do not sign); the old ones stop working at once',
       security,
-      request: { params },
+      request: { params, body: noBody },
       responses: { 200: json(IntegrationSchema, 'The integration with its new credentials, shown once'), ...errors },
     }),
     async (c) => {

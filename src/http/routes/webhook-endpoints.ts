@@ -4,6 +4,7 @@ import { MailtrailError } from '../../core/errors.js';
 import { succeeded } from '../../outbound/sender.js';
 import type { Delivery, WebhookEndpoint } from '../../store/types.js';
 import type { AppContext, AppEnv } from '../context.js';
+import { noBody } from '../json-body.js';
 import { ErrorSchema } from '../schemas.js';
 
 const security = [{ ApiKey: [] }];
@@ -171,7 +172,7 @@ export function webhookEndpointRoutes(context: AppContext, hooks: ConstructorPar
       tags: ['Outbound webhooks'],
       summary: 'Delete an endpoint; its pending deliveries are dropped',
       security,
-      request: { params },
+      request: { params, body: noBody },
       responses: { 204: { description: 'Deleted' }, ...errors },
     }),
     async (c) => {
@@ -191,8 +192,9 @@ export function webhookEndpointRoutes(context: AppContext, hooks: ConstructorPar
       responses: { 200: json(EndpointSchema, 'The endpoint with its new secret (shown once)'), ...errors },
     }),
     async (c) => {
-      const body = c.req.header('content-type')?.includes('application/json') ? c.req.valid('json') : {};
-      const graceMs = body.graceSeconds === undefined ? undefined : body.graceSeconds * 1000;
+      // {} when no body was sent
+      const { graceSeconds } = c.req.valid('json');
+      const graceMs = graceSeconds === undefined ? undefined : graceSeconds * 1000;
       const { endpoint, secret } = await endpoints.rotateSecret(c.get('environmentId'), c.req.valid('param').id, graceMs);
       return c.json(endpointView(endpoint, secret), 200);
     },
@@ -268,7 +270,7 @@ export function webhookEndpointRoutes(context: AppContext, hooks: ConstructorPar
       tags: ['Outbound webhooks'],
       summary: 'Send a finished delivery again now (same webhook-id)',
       security,
-      request: { params: deliveryParams },
+      request: { params: deliveryParams, body: noBody },
       responses: { 202: json(DeliverySchema, 'Due again'), 409: json(ErrorSchema, 'The delivery is still pending'), ...errors },
     }),
     async (c) => {
@@ -309,7 +311,7 @@ export function webhookEndpointRoutes(context: AppContext, hooks: ConstructorPar
       tags: ['Outbound webhooks'],
       summary: 'Send a signed test event (type webhook.test) now and report the answer',
       security,
-      request: { params },
+      request: { params, body: noBody },
       responses: {
         200: json(
           z.object({ ok: z.boolean(), statusCode: z.number().int().nullable(), durationMs: z.number().int(), responseBody: z.string().nullable(), error: z.string().nullable() }),
