@@ -25,8 +25,8 @@ interface Outcome {
 
 /**
  * Posts `size` bytes over a raw socket as fast as the kernel takes them (the next chunk goes as soon as the last is
- * handed over), and looks at the response once the whole body is written, as a client that sends its request
- * before it reads the answer does (curl, urllib3): a reset while it is still writing loses the answer.
+ * handed over), and looks at the response once the whole body is written, as a client that sends its whole request
+ * before it reads the answer does: a reset while it is still writing loses the answer.
  */
 function postOversized(url: string, path: string, headers: Record<string, string>, size: number, framing: 'length' | 'chunked'): Promise<Outcome> {
   const { hostname, port } = new URL(url);

@@ -39,12 +39,12 @@ export function serveNode(fetch: Fetch, options: NodeServerOptions, onListening:
 
 /**
  * The answer is ready before the request's body has arrived: a 413 (refused on its Content-Length, or at the limit
- * while reading), or a refusal that needed no body. Node ends the connection as soon as a `Connection: close`
- * answer is written, and a socket closed while the sender is still writing answers it with a reset: a sender that
- * writes its whole request before reading (curl, urllib3), or that is busy writing, gets EPIPE or ECONNRESET instead
- * of the answer. So the answer is written whole, with its length (a sender may read it at once), the rest of the
- * body is read and dropped within bounds, and only then does the response end and Node close the connection, with
- * nothing unread left to reset it (RFC 9112 §9.6). Past the bounds, the connection is closed all the same.
+ * while reading), or a refusal that needed no body. A socket closed while the sender is still writing answers it
+ * with a reset, and a sender that writes its whole request before reading, or that is busy writing, then gets EPIPE
+ * or ECONNRESET instead of the answer. Node closes right after the FIN of a `Connection: close` response, so the
+ * half-close cannot come first: the answer is written whole, with its length (a sender may read it at once), the
+ * rest of the body is read and dropped within bounds, and only then does the response end and Node close the
+ * connection, with nothing unread left to reset it (RFC 9112 §9.6). Past the bounds it is closed all the same.
  */
 async function answerBeforeBody(response: Response, incoming: IncomingMessage, outgoing: ServerResponse, stopReadingAt: number): Promise<Response> {
   const body = Buffer.from(await response.arrayBuffer());
