@@ -122,3 +122,20 @@ for (const dialect of DIALECTS) {
     });
   });
 }
+
+describe('management API bodies over the body limit', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startServer('sqlite', { bodyLimit: 64 * 1024 });
+  });
+  afterAll(() => server.stop());
+
+  it('answers 413 and stores nothing, as inbound URLs do', async () => {
+    const created = await server.api('/v1/integrations', { body: { providerId: 'generic', name: 'own code' } });
+    const big = JSON.stringify({ integrationId: created.body.id, providerMessageId: 'big', to: 'ada@example.com', metadata: { filler: 'x'.repeat(100 * 1024) } });
+    const response = await fetch(`${server.url}/v1/messages`, { method: 'POST', headers: { authorization: `ApiKey ${server.apiKey}`, 'content-type': 'application/json' }, body: big });
+    expect(response.status).toBe(413);
+    expect(((await response.json()) as { error: { code: string } }).error.code).toBe('MT_ERR_BODY_TOO_LARGE');
+    expect((await server.api('/v1/messages')).body.data).toEqual([]);
+  });
+});

@@ -4,7 +4,6 @@ import { requireApiKey } from './auth.js';
 import type { AppContext, AppEnv } from './context.js';
 import { handleError, notFound } from './errors.js';
 import { isJsonContentType, readJsonBody } from './json-body.js';
-import { limitJsonDepth } from './json-depth.js';
 import { inboundRoutes } from './routes/inbound.js';
 import { integrationRoutes } from './routes/integrations.js';
 import { messageRoutes } from './routes/messages.js';
@@ -38,8 +37,7 @@ export function createApp(context: AppContext): OpenAPIHono<AppEnv> {
     );
   });
   app.use('/v1/*', requireApiKey(context));
-  app.use('/v1/*', limitJsonDepth());
-  app.use('/v1/*', readJsonBody);
+  app.use('/v1/*', readJsonBody(context.bodyLimit));
 
   app.route('/', operationRoutes(context, hooks));
   app.route('/', inboundRoutes(context, hooks));

@@ -55,7 +55,9 @@ export function handleError(error: unknown, c: Context, log: Logger): Response {
   if (error instanceof HTTPException && error.status < 500) return frameworkError(error, c, log);
   if (isMailtrailError(error)) {
     const status = STATUS_BY_CODE[error.code];
-    if (status >= 500) log.error({ err: error.cause ?? error, code: error.code, path: c.req.path }, error.message);
+    // An outage answers every request 503 for as long as it lasts: a warning each, not an error each.
+    if (error.code === 'MT_ERR_STORAGE_UNAVAILABLE') log.warn({ err: error.cause ?? error, code: error.code, path: c.req.path }, error.message);
+    else if (status >= 500) log.error({ err: error.cause ?? error, code: error.code, path: c.req.path }, error.message);
     // The rest of an oversized body is not read for the app: the connection is not reused (see node-server.ts).
     const headers: Record<string, string> = error.code === 'MT_ERR_BODY_TOO_LARGE' ? { connection: 'close' } : {};
     // The database is down or failing: the caller (a provider, an operator) should come back shortly.
