@@ -9,6 +9,8 @@ export type { MessageState, Outcome } from './core/message-state.js';
 export { reduceMessageState } from './core/message-state.js';
 export { STATUSES, DELIVERY_STATUSES, BOUNCE_TYPES, type Status, type DeliveryStatus, type BounceType } from './core/vocabulary.js';
 export { MailtrailError, ERROR_CODES, type ErrorCode } from './core/errors.js';
+export { STATUS_MAPPINGS, type StatusMapping } from './core/status-mapping.js';
+export { MAX_JSON_DEPTH } from './core/json-depth.js';
 export type { Message, Integration, Store } from './store/types.js';
 export type { ProviderAdapter, InboundRequest, VerifyResult, AuthScheme } from './providers/types.js';
 export { BUILT_IN_PROVIDERS, ProviderRegistry } from './providers/registry.js';

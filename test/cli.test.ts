@@ -99,6 +99,18 @@ describe('the mailtrail command', () => {
     expect(added.stdout).not.toContain('<inbound URL>');
   });
 
+  it('integrations add takes the status mapping, and refuses one it does not know', () => {
+    const env = { MAILTRAIL_DATA_DIR: dataDir };
+    const precise = run(['integrations', 'add', 'mailgun', '--environment', credentials.environmentId, '--status-mapping', 'precise', '--json'], env);
+    expect(precise.status, precise.stderr).toBe(0);
+    expect(JSON.parse(precise.stdout)).toMatchObject({ providerId: 'mailgun', statusMapping: 'precise' });
+    const byDefault = run(['integrations', 'add', 'mailgun', '--environment', credentials.environmentId, '--json'], env);
+    expect(JSON.parse(byDefault.stdout)).toMatchObject({ statusMapping: 'contract' });
+    const unknown = run(['integrations', 'add', 'mailgun', '--environment', credentials.environmentId, '--status-mapping', 'loose'], env);
+    expect(unknown.status).toBe(1);
+    expect(unknown.stderr).toMatch(/statusMapping must be one of "contract", "precise"/);
+  });
+
   it('integrations add refuses an unknown provider and an ambiguous environment', () => {
     const unknown = run(['integrations', 'add', 'pigeon', '--environment', credentials.environmentId], { MAILTRAIL_DATA_DIR: dataDir });
     expect(unknown.status).toBe(1);

@@ -4,6 +4,7 @@ import { createLogger } from '../log.js';
 import { createMailtrail } from '../mailtrail.js';
 import { readFile } from 'node:fs/promises';
 import { MailtrailError } from '../core/errors.js';
+import type { StatusMapping } from '../core/status-mapping.js';
 import { integrationView } from '../views/integration.js';
 import { openStore } from '../store/index.js';
 import { isStorageUnavailable } from '../store/storage-errors.js';
@@ -80,9 +81,10 @@ export async function main(argv: string[]): Promise<void> {
     .option('--name <name>', 'integration name (default: the provider name)')
     .option('--signing-key <key>', "the provider's verification key, for providers that sign (or set it later with PATCH)")
     .option('--allow-unsigned', 'accept unsigned requests while no signing key is set (not recommended)')
+    .option('--status-mapping <mapping>', 'contract (default: the contract platform\'s status tables) or precise (Mailtrail\'s finer mapping)')
     .option('--topic-arn <arn...>', 'Amazon SES: the SNS topics this integration accepts (required; * stands for any region, account or topic)')
     .option('--json', 'print the integration as JSON and nothing else')
-    .action(async (provider: string, flags: ConfigFlags & { environment?: string; name?: string; signingKey?: string; allowUnsigned?: boolean; topicArn?: string[]; json?: boolean }) => {
+    .action(async (provider: string, flags: ConfigFlags & { environment?: string; name?: string; signingKey?: string; allowUnsigned?: boolean; statusMapping?: string; topicArn?: string[]; json?: boolean }) => {
       const config = loadConfig(process.env, flags);
       const mailtrail = await createMailtrail({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, secret: resolveMasterSecret(config), publicUrl: config.publicUrl });
       try {
@@ -95,6 +97,7 @@ export async function main(argv: string[]): Promise<void> {
           name: flags.name ?? adapter.displayName,
           signingKey: flags.signingKey,
           allowUnsigned: flags.allowUnsigned,
+          statusMapping: flags.statusMapping as StatusMapping | undefined,
           settings: flags.topicArn ? { topicArns: flags.topicArn } : undefined,
         });
         const view = integrationView(integration, config.publicUrl, adapter.auth, credentials);
