@@ -19,17 +19,42 @@ const BACKSLASH = 0x5c;
  * multi-byte character is an ASCII bracket, quote or backslash.
  */
 export function nestsDeeperThan(json: string | Uint8Array, limit: number = MAX_JSON_DEPTH): boolean {
-  const length = json.length;
-  const at = typeof json === 'string' ? (index: number) => json.charCodeAt(index) : (index: number) => json[index]!;
+  return typeof json === 'string' ? textNestsDeeperThan(json, limit) : bytesNestDeeperThan(json, limit);
+}
+
+// Two copies of one loop: indexing a string and a byte array in the same loop (through a closure or a union) made
+// the scan several times slower than JSON.parse on a 250 KB SendGrid batch.
+
+function textNestsDeeperThan(json: string, limit: number): boolean {
   let depth = 0;
-  let inString = false;
-  for (let index = 0; index < length; index++) {
-    const code = at(index);
-    if (inString) {
-      if (code === BACKSLASH) index++;
-      else if (code === QUOTE) inString = false;
-    } else if (code === QUOTE) {
-      inString = true;
+  for (let index = 0; index < json.length; index++) {
+    const code = json.charCodeAt(index);
+    if (code === QUOTE) {
+      // skip the string: to the next quote that no backslash escapes
+      for (index++; index < json.length; index++) {
+        const inner = json.charCodeAt(index);
+        if (inner === BACKSLASH) index++;
+        else if (inner === QUOTE) break;
+      }
+    } else if (code === OPEN_BRACKET || code === OPEN_BRACE) {
+      if (++depth > limit) return true;
+    } else if ((code === CLOSE_BRACKET || code === CLOSE_BRACE) && depth > 0) {
+      depth--;
+    }
+  }
+  return false;
+}
+
+function bytesNestDeeperThan(json: Uint8Array, limit: number): boolean {
+  let depth = 0;
+  for (let index = 0; index < json.length; index++) {
+    const code = json[index]!;
+    if (code === QUOTE) {
+      for (index++; index < json.length; index++) {
+        const inner = json[index]!;
+        if (inner === BACKSLASH) index++;
+        else if (inner === QUOTE) break;
+      }
     } else if (code === OPEN_BRACKET || code === OPEN_BRACE) {
       if (++depth > limit) return true;
     } else if ((code === CLOSE_BRACKET || code === CLOSE_BRACE) && depth > 0) {
