@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net';
 import type { ServerType } from '@hono/node-server';
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import { newId } from './core/ids.js';
+import { MailtrailError } from './core/errors.js';
 import { createApp } from './http/app.js';
 import { serveNode } from './http/node-server.js';
 import type { AppContext, AppEnv } from './http/context.js';
@@ -22,6 +23,10 @@ import { outboundHeaders } from './outbound/signing.js';
 import { createAddressGuard } from './outbound/ssrf.js';
 import { checkConcurrency, DeliveryWorker } from './outbound/worker.js';
 import { IntegrationService } from './service/integrations.js';
+import { instrumentMessage, type TrackingSwitches } from './engagement/instrument-message.js';
+import { TrackingTokens } from './engagement/tokens.js';
+import type { IpStorage } from './engagement/client-ip.js';
+import { networkSet } from './net/cidrs.js';
 import { openStore } from './store/index.js';
 import type { Store } from './store/types.js';
 
@@ -56,6 +61,61 @@ export interface MailtrailOptions {
    * every environment) on start, and brought in line with this list on every start after that.
    */
   webhooks?: ConfiguredWebhook[] | undefined;
+  /** First-party open, click and unsubscribe tracking (`instrument`, `POST /v1/messages`, the `/track/*` routes). */
+  tracking?: TrackingOptions | undefined;
+  /**
+   * The environment `instrument` seals its tracking URLs for when a call names none: an app embedding Mailtrail
+   * for one environment sets it once.
+   */
+  environmentId?: string | undefined;
+}
+
+/** First-party tracking settings of a Mailtrail instance. */
+export interface TrackingOptions {
+  /** The base of tracking URLs, a custom tracking domain (MAILTRAIL_TRACKING_URL). Default `publicUrl`. */
+  baseUrl?: string | undefined;
+  /** The open pixel; default true. An environment's defaults (PATCH /v1/environment) and each request override these. */
+  opens?: boolean | undefined;
+  /** Tracked links; default true. */
+  clicks?: boolean | undefined;
+  /** One-click unsubscribe headers; default true. */
+  unsubscribe?: boolean | undefined;
+  /**
+   * Master secrets used before the current one, whose tracking URLs keep working after a rotation
+   * (MAILTRAIL_SECRET_PREVIOUS). Default: that variable, comma-separated.
+   */
+  previousSecrets?: readonly string[] | undefined;
+  /** Addresses and CIDRs of proxies whose `Forwarded` / `X-Forwarded-For` name the client (MAILTRAIL_TRUST_PROXY). Default none. */
+  trustProxy?: readonly string[] | undefined;
+  /** What is stored of a hit's address: `full`, `truncated` (/24, /48; the default) or `none` (MAILTRAIL_IP_STORAGE). */
+  ipStorage?: IpStorage | undefined;
+}
+
+/** What `Mailtrail.instrument` takes. */
+export interface InstrumentOptions {
+  /** The message's id: the `id` it is (or will be) registered with, which its tracked hits are recorded under. */
+  messageId: string;
+  /** Default: the instance's `environmentId` option; required when that is not set. */
+  environmentId?: string | undefined;
+  html?: string | undefined;
+  text?: string | undefined;
+  /**
+   * The recipient, for the caller's bookkeeping only: it is never put in a tracking URL (a token names only the
+   * environment, the message and the link), and the recipient of a hit's message comes from its registration.
+   */
+  recipient?: string | undefined;
+  /** Overrides the instance's tracking switches for this message. */
+  tracking?: Partial<TrackingSwitches> | undefined;
+}
+
+/** The instrumented parts and the headers to add to the email. */
+export interface InstrumentResult {
+  /** The HTML part with tracked links and the open pixel; undefined when none was given. */
+  html: string | undefined;
+  /** The text part with tracked links; undefined when none was given. */
+  text: string | undefined;
+  /** `List-Unsubscribe` and `List-Unsubscribe-Post` when unsubscribe tracking is on. */
+  headers: Record<string, string>;
 }
 
 export interface OutboundOptions {
@@ -107,6 +167,8 @@ export class Mailtrail {
   readonly worker: DeliveryWorker | null;
   private readonly sender: Sender;
   private readonly configuredWebhooks: ConfiguredWebhook[];
+  private readonly tracking: AppContext['tracking'];
+  private readonly defaultEnvironmentId: string | undefined;
 
   /** @internal use `createMailtrail` */
   constructor(options: MailtrailOptions) {
@@ -137,6 +199,16 @@ export class Mailtrail {
             now: this.now,
             onAttempt: (result, durationMs) => this.metrics.countDelivery(result, durationMs),
           });
+    const tracking = options.tracking ?? {};
+    const previousSecrets = tracking.previousSecrets ?? (process.env.MAILTRAIL_SECRET_PREVIOUS ?? '').split(',').map((part) => part.trim()).filter(Boolean);
+    this.tracking = {
+      tokens: new TrackingTokens([options.secret, ...previousSecrets]),
+      baseUrl: (tracking.baseUrl ?? options.publicUrl ?? 'http://localhost:3000').replace(/\/+$/, ''),
+      trustedProxies: networkSet(tracking.trustProxy ?? []),
+      ipStorage: tracking.ipStorage ?? 'truncated',
+      defaults: { opens: tracking.opens ?? true, clicks: tracking.clicks ?? true, unsubscribe: tracking.unsubscribe ?? true },
+    };
+    this.defaultEnvironmentId = options.environmentId;
     const context: AppContext = {
       store: this.store,
       providers: this.providers,
@@ -156,6 +228,7 @@ export class Mailtrail {
       now: this.now,
       bodyLimit: this.bodyLimit,
       publicUrl: (options.publicUrl ?? 'http://localhost:3000').replace(/\/+$/, ''),
+      tracking: this.tracking,
     };
     this.app = createApp(context);
     // Idempotency keys and nonces are only needed for a day: dropped hourly, whoever runs Mailtrail (the CLI or an app).
@@ -175,6 +248,40 @@ export class Mailtrail {
 
   /** Serves a web-standard request: mount this in any framework that speaks `fetch`. */
   fetch = (request: Request): Response | Promise<Response> => this.app.fetch(request);
+
+  /**
+   * A message's tracked form, made here without a round trip or any database access: its links go through
+   * `<tracking base>/track/click/<token>`, an open pixel `<tracking base>/track/open/<token>` goes at the end of
+   * its body, and `headers` holds the one-click unsubscribe headers (RFC 2369, RFC 8058) to add to the email. The
+   * same message instrumented here and through `POST /v1/messages` comes out the same. Register the message (with
+   * this `messageId`) before or after sending so hits and provider events land on it.
+   *
+   * @example
+   * ```ts
+   * const { html, text, headers } = mailtrail.instrument({
+   *   messageId: 'order-1234-confirmation',
+   *   environmentId: 'env_01jd5x0f6q8t3m2r9v7c4b1n0a',
+   *   html: '<p>Your order: <a href="https://shop.example.com/orders/1234">view it</a></p>',
+   *   text: 'Your order: https://shop.example.com/orders/1234',
+   * });
+   * await transport.sendMail({ to: 'ada@example.com', html, text, headers });
+   * ```
+   */
+  instrument(options: InstrumentOptions): InstrumentResult {
+    const environmentId = options.environmentId ?? this.defaultEnvironmentId;
+    if (!environmentId) throw new MailtrailError('MT_ERR_VALIDATION', 'instrument() needs an environmentId: pass one, or set the environmentId option of createMailtrail');
+    if (!options.messageId) throw new MailtrailError('MT_ERR_VALIDATION', 'instrument() needs the messageId of the message');
+    const result = instrumentMessage({
+      tokens: this.tracking.tokens,
+      baseUrl: this.tracking.baseUrl,
+      environmentId,
+      messageId: options.messageId,
+      html: options.html,
+      text: options.text,
+      tracking: { ...this.tracking.defaults, ...definedOnly(options.tracking ?? {}) },
+    });
+    return { html: result.html, text: result.text, headers: result.headers };
+  }
 
   /**
    * Calls `handler` for every committed event of that type (`'email.delivered'`, …, or `'*'`).
@@ -253,6 +360,11 @@ export class Mailtrail {
       (server as { closeIdleConnections?: () => void }).closeIdleConnections?.();
     });
   }
+}
+
+/** The switches that were given: `{ opens: undefined }` leaves the default in place. */
+function definedOnly(switches: Partial<TrackingSwitches>): Partial<TrackingSwitches> {
+  return Object.fromEntries(Object.entries(switches).filter(([, value]) => value !== undefined));
 }
 
 /**

@@ -150,6 +150,7 @@ async function serve(config: Config, mode: 'serve' | 'worker' = 'serve'): Promis
     logger: log,
     processMetrics: true,
     outbound: config.outbound,
+    tracking: config.tracking,
   });
   if (mode === 'serve') {
     const server = await mailtrail.listen({ port: config.port, host: config.host });
