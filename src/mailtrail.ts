@@ -23,6 +23,10 @@ import { outboundHeaders } from './outbound/signing.js';
 import { createAddressGuard } from './outbound/ssrf.js';
 import { checkConcurrency, DeliveryWorker } from './outbound/worker.js';
 import { IntegrationService } from './service/integrations.js';
+import { ConfiguredProviders, type ConfiguredProvider } from './service/configured-providers.js';
+import { DefaultEnvironment } from './service/default-environment.js';
+import { createFastifyPlugin, type FastifyPlugin } from './embed/fastify.js';
+import { createNodeHandler, type NodeHandler } from './embed/node-handler.js';
 import { instrumentMessage, type TrackingSwitches } from './engagement/instrument-message.js';
 import { TrackingTokens } from './engagement/tokens.js';
 import type { IpStorage } from './engagement/client-ip.js';
@@ -61,6 +65,18 @@ export interface MailtrailOptions {
    * every environment) on start, and brought in line with this list on every start after that.
    */
   webhooks?: ConfiguredWebhook[] | undefined;
+  /**
+   * Integrations configured in code, as well as through the API or the CLI, by key (the provider's id unless the
+   * entry names its `provider`): each is created in its environment (or in every environment) on start, and
+   * brought in line with this list on every start after that. Providers post to their inbound URL, or to
+   * `/track/webhook/<provider>` of the default environment.
+   */
+  providers?: Record<string, ConfiguredProvider> | undefined;
+  /**
+   * A code-only set-up: the name of the environment this instance serves by default, created on start when no
+   * environment has that name. `environmentId` wins over it; without either, the only environment is the default.
+   */
+  environment?: string | undefined;
   /** First-party open, click and unsubscribe tracking (`instrument`, `POST /v1/messages`, the `/track/*` routes). */
   tracking?: TrackingOptions | undefined;
   /**
@@ -167,6 +183,8 @@ export class Mailtrail {
   readonly worker: DeliveryWorker | null;
   private readonly sender: Sender;
   private readonly configuredWebhooks: ConfiguredWebhook[];
+  private readonly configuredProviders: ConfiguredProviders;
+  private readonly defaultEnvironment: DefaultEnvironment;
   private readonly tracking: AppContext['tracking'];
   private readonly defaultEnvironmentId: string | undefined;
 
@@ -183,6 +201,9 @@ export class Mailtrail {
     this.integrations = new IntegrationService(this.store, this.providers, secrets, this.now);
     this.endpoints = new EndpointService(this.store, secrets, this.now);
     this.configuredWebhooks = options.webhooks ?? [];
+    this.configuredProviders = new ConfiguredProviders(this.store, this.integrations, this.providers, options.providers ?? {});
+    for (const [id, parser] of this.configuredProviders.customParsers()) this.registerParser(id, parser.parse, parser);
+    this.defaultEnvironment = new DefaultEnvironment(this.store, { id: options.environmentId, name: options.environment });
     const outbound = options.outbound ?? {};
     this.sender = createSender(createAddressGuard({ allowPrivate: outbound.allowPrivate ?? false, allowedCidrs: outbound.allowedCidrs ?? [] }), outbound.requestTimeoutMs);
     this.worker =
@@ -229,6 +250,8 @@ export class Mailtrail {
       bodyLimit: this.bodyLimit,
       publicUrl: (options.publicUrl ?? 'http://localhost:3000').replace(/\/+$/, ''),
       tracking: this.tracking,
+      configuredProviders: this.configuredProviders,
+      defaultEnvironment: this.defaultEnvironment,
     };
     this.app = createApp(context);
     // Idempotency keys and nonces are only needed for a day: dropped hourly, whoever runs Mailtrail (the CLI or an app).
@@ -248,6 +271,54 @@ export class Mailtrail {
 
   /** Serves a web-standard request: mount this in any framework that speaks `fetch`. */
   fetch = (request: Request): Response | Promise<Response> => this.app.fetch(request);
+
+  /**
+   * A `node:http` request listener serving the whole app (API, inbound URLs, tracking): give it to
+   * `http.createServer`, or see `nodeHandler` to serve it under a path prefix.
+   *
+   * @example
+   * ```ts
+   * import { createServer } from 'node:http';
+   * createServer(mailtrail.handler).listen(3000);
+   * ```
+   */
+  readonly handler: NodeHandler = createNodeHandler((request, env) => this.app.fetch(request, env));
+
+  /**
+   * A `node:http` request listener serving the app under `prefix`: `/api/v1/messages` is `/v1/messages`; paths
+   * outside the prefix get Mailtrail's 404.
+   */
+  nodeHandler(options: { prefix?: string | undefined } = {}): NodeHandler {
+    return createNodeHandler((request, env) => this.app.fetch(request, env), options);
+  }
+
+  /**
+   * A middleware for Express 4 and 5 and connect, serving the whole app under the path it is mounted at (which
+   * they strip from `req.url`). Everything under that path is Mailtrail's: mount it at a path of its own. Mount it
+   * before body parsers such as `express.json()`; after one, the request's exact bytes must be kept in
+   * `req.rawBody` (a Buffer), or inbound requests are refused with `MT_ERR_BODY_CONSUMED`.
+   *
+   * @example
+   * ```ts
+   * const app = express();
+   * app.use('/api', mailtrail.middleware());
+   * app.use(express.json());
+   * ```
+   */
+  middleware(): NodeHandler {
+    return this.handler;
+  }
+
+  /**
+   * A Fastify 5 plugin serving the whole app under the prefix it is registered with. Fastify's body parsers are
+   * replaced within the plugin only, so Mailtrail reads the exact bytes that providers sign.
+   *
+   * @example
+   * ```ts
+   * await fastify.register(mailtrail.fastifyPlugin, { prefix: '/api' });
+   * ```
+   */
+  readonly fastifyPlugin: FastifyPlugin = createFastifyPlugin(this.handler);
 
   /**
    * A message's tracked form, made here without a round trip or any database access: its links go through
@@ -322,6 +393,20 @@ export class Mailtrail {
     }
   }
 
+  /**
+   * On start: the `environment` option's environment when it is missing, then what is configured in code
+   * (`webhooks`, `providers`) in every environment. @internal `createMailtrail` calls it.
+   */
+  async start(): Promise<void> {
+    await this.defaultEnvironment.start(async (name) => {
+      // no API key: a code-only set-up has no one to show it to; `mailtrail init` or the API gives one later
+      const environment = await this.store.createEnvironment({ id: newId('env', this.now()), name, createdAt: this.now() });
+      return environment.id;
+    });
+    await this.applyConfiguredWebhooks();
+    await this.configuredProviders.apply();
+  }
+
   /** Creates an environment and its first secret API key. The key is returned once and stored only as a hash. */
   async createEnvironment(name = 'default'): Promise<{ environmentId: string; apiKey: string }> {
     const environmentId = newId('env', this.now());
@@ -329,6 +414,7 @@ export class Mailtrail {
     const key = generateApiKey();
     await this.store.createApiKey({ id: newId('key', this.now()), environmentId, name: 'default', keyHash: key.hash, keyPrefix: key.prefix, createdAt: this.now() });
     await this.applyConfiguredWebhooks(environmentId);
+    await this.configuredProviders.apply(environmentId);
     return { environmentId, apiKey: key.key };
   }
 
@@ -384,7 +470,7 @@ function definedOnly(switches: Partial<TrackingSwitches>): Partial<TrackingSwitc
 export async function createMailtrail(options: MailtrailOptions): Promise<Mailtrail> {
   const mailtrail = new Mailtrail(options);
   await mailtrail.store.migrate();
-  await mailtrail.applyConfiguredWebhooks();
+  await mailtrail.start();
   mailtrail.worker?.start();
   return mailtrail;
 }

@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import { MailtrailError } from '../core/errors.js';
+import { handedOverBody, type HostRequest } from '../embed/raw-body.js';
 
 const tooLarge = (limit: number) => new MailtrailError('MT_ERR_BODY_TOO_LARGE', `the body is larger than the limit of ${limit} bytes`);
 
@@ -8,7 +9,8 @@ const tooLarge = (limit: number) => new MailtrailError('MT_ERR_BODY_TOO_LARGE', 
  * from the `IncomingMessage` itself, which skips the web-stream conversion (measurable on 1 MB SendGrid batches).
  */
 export async function readBody(request: Request, limit: number, incoming?: Readable): Promise<Buffer> {
-  if (incoming) return readIncoming(incoming, limit);
+  // mounted in a host app, whose body parser may have read the stream first (see src/embed)
+  if (incoming) return handedOverBody(incoming as HostRequest, limit) ?? readIncoming(incoming, limit);
   if (!request.body) return Buffer.alloc(0);
   const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];

@@ -5,6 +5,8 @@ import type { InboundDeps } from '../ingest/inbound.js';
 import type { IpStorage } from '../engagement/client-ip.js';
 import type { TrackingSwitches } from '../engagement/instrument-message.js';
 import type { TrackingTokens } from '../engagement/tokens.js';
+import type { ConfiguredProviders } from '../service/configured-providers.js';
+import type { DefaultEnvironment } from '../service/default-environment.js';
 
 /** What the HTTP layer needs from a running Mailtrail. */
 export interface AppContext extends InboundDeps {
@@ -14,6 +16,9 @@ export interface AppContext extends InboundDeps {
   sendTestEvent: (endpoint: WebhookEndpoint) => Promise<AttemptResponse>;
   /** First-party tracking: what the instrumenting API and the /track/* routes need. */
   tracking: TrackingSettings;
+  /** The integrations configured in code, and the environment URLs without one serve (`/track/webhook/:providerId`). */
+  configuredProviders: ConfiguredProviders;
+  defaultEnvironment: DefaultEnvironment;
 }
 
 export interface TrackingSettings {

@@ -31,6 +31,9 @@ export const STATUS_BY_CODE: Record<ErrorCode, ContentfulStatusCode> = {
   MT_ERR_UNSUPPORTED_MEDIA_TYPE: 415,
   MT_ERR_IDEMPOTENCY_KEY_REUSED: 422,
   MT_ERR_CONFIG: 500,
+  // The embedding app's body parser read the request first: a set-up error the sender cannot fix. A 5xx makes the
+  // provider retry, so its events arrive once the app is fixed; a 4xx would have them dropped.
+  MT_ERR_BODY_CONSUMED: 500,
   MT_ERR_INTERNAL: 500,
   MT_ERR_STORAGE_UNAVAILABLE: 503,
   MT_ERR_PROVIDER_UNREACHABLE: 502,

@@ -1,4 +1,5 @@
 import type { HttpBindings } from '@hono/node-server';
+import type { Context } from 'hono';
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import { receiveInbound } from '../../ingest/inbound.js';
 import { apiKeyFromHeader } from '../../security/api-keys.js';
@@ -60,26 +61,9 @@ export function inboundRoutes(context: AppContext, hooks: ConstructorParameters<
       },
   });
   app.openAPIRegistry.registerPath(route);
-  app.post('/v2/inbound-webhooks/delivery-providers/:environmentId/:integrationId', async (c) => {
+  app.post('/v2/inbound-webhooks/delivery-providers/:environmentId/:integrationId', (c) => {
       const { environmentId, integrationId } = c.req.param() as { environmentId: string; integrationId: string };
-      const headers = new Map<string, string>();
-      c.req.raw.headers.forEach((value, name) => headers.set(name, value));
-      const declaredLength = c.req.header('content-length');
-      const output = await receiveInbound(context, {
-        environmentId,
-        integrationId,
-        url: publicRequestUrl(context.publicUrl, c.req.url),
-        headers,
-        contentType: c.req.header('content-type') ?? '',
-        contentLength: declaredLength && /^\d+$/.test(declaredLength) ? Number(declaredLength) : null,
-        readBody: (limit) => readBody(c.req.raw, limit, (c.env as Partial<HttpBindings> | undefined)?.incoming),
-        apiKey: apiKeyFromHeader(c.req.header('authorization')),
-        idempotencyKey: c.req.header('idempotency-key') ?? null,
-      });
-      return c.body(output.body, 200, {
-        'content-type': 'application/json; charset=utf-8',
-        ...(output.replayed ? { 'idempotency-replay': 'true' } : {}),
-      });
+      return receiveAt(c, context, environmentId, integrationId, '/v2/');
   });
 
   // Providers check that a URL answers before saving it (Mandrill sends HEAD). The answer is the same for every
@@ -90,11 +74,36 @@ export function inboundRoutes(context: AppContext, hooks: ConstructorParameters<
 }
 
 /**
- * The URL the provider was given: PUBLIC_URL, then the path from `/v2/` on and the query. Behind a proxy or a
+ * Answers a provider's POST for an integration: the inbound pipeline over the request's raw body, and the
+ * contract's response. `pathStart` is where Mailtrail's own path begins (`/v2/`), whatever the mount prefix.
+ */
+export async function receiveAt(c: Context<AppEnv>, context: AppContext, environmentId: string, integrationId: string, pathStart: string): Promise<Response> {
+  const headers = new Map<string, string>();
+  c.req.raw.headers.forEach((value, name) => headers.set(name, value));
+  const declaredLength = c.req.header('content-length');
+  const output = await receiveInbound(context, {
+    environmentId,
+    integrationId,
+    url: publicRequestUrl(context.publicUrl, c.req.url, pathStart),
+    headers,
+    contentType: c.req.header('content-type') ?? '',
+    contentLength: declaredLength && /^\d+$/.test(declaredLength) ? Number(declaredLength) : null,
+    readBody: (limit) => readBody(c.req.raw, limit, (c.env as Partial<HttpBindings> | undefined)?.incoming),
+    apiKey: apiKeyFromHeader(c.req.header('authorization')),
+    idempotencyKey: c.req.header('idempotency-key') ?? null,
+  });
+  return c.body(output.body, 200, {
+    'content-type': 'application/json; charset=utf-8',
+    ...(output.replayed ? { 'idempotency-replay': 'true' } : {}),
+  });
+}
+
+/**
+ * The URL the provider was given: PUBLIC_URL, then the path from `pathStart` on and the query. Behind a proxy or a
  * mount point the server sees another host and prefix; Mandrill signs the URL exactly as it was configured.
  */
-function publicRequestUrl(publicUrl: string, requestUrl: string): string {
+function publicRequestUrl(publicUrl: string, requestUrl: string, pathStart: string): string {
   const url = new URL(requestUrl);
-  const path = url.pathname.slice(Math.max(0, url.pathname.indexOf('/v2/')));
+  const path = url.pathname.slice(Math.max(0, url.pathname.indexOf(pathStart)));
   return `${publicUrl}${path}${url.search}`;
 }

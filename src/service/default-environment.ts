@@ -1,0 +1,37 @@
+import { MailtrailError } from '../core/errors.js';
+import type { Store } from '../store/types.js';
+
+/**
+ * The environment an embedded Mailtrail serves when a URL names none (`/track/webhook/:providerId`) and a call
+ * names none (`instrument()`): the `environmentId` option; else the environment named by the `environment` option,
+ * created on start when no environment has that name (a code-only set-up needs no CLI or API call); else the only
+ * environment there is.
+ */
+export class DefaultEnvironment {
+  private resolved: string | undefined;
+
+  constructor(
+    private readonly store: Store,
+    private readonly options: { id?: string | undefined; name?: string | undefined },
+  ) {
+    this.resolved = options.id;
+  }
+
+  /** Finds or creates the named environment, on start; returns its id when the options decide one. */
+  async start(create: (name: string) => Promise<string>): Promise<string | undefined> {
+    const { id, name } = this.options;
+    if (id !== undefined || name === undefined) return id;
+    const named = (await this.store.listEnvironments()).filter((environment) => environment.name === name);
+    this.resolved = named[0]?.id ?? (await create(name));
+    return this.resolved;
+  }
+
+  /** The default environment's id; throws when the options name none and there is not exactly one environment. */
+  async current(): Promise<string> {
+    if (this.resolved !== undefined) return this.resolved;
+    const environments = await this.store.listEnvironments();
+    if (environments.length === 1) return environments[0]!.id;
+    if (environments.length === 0) throw new MailtrailError('MT_ERR_NOT_FOUND', 'there is no environment yet: create one, or start Mailtrail with the environment option');
+    throw new MailtrailError('MT_ERR_CONFLICT', 'there are several environments: start Mailtrail with the environmentId (or environment) option to say which one this URL serves');
+  }
+}
