@@ -164,11 +164,39 @@ export const EventSchema = z
 
 export const MessageDetailSchema = MessageSchema.extend({ timeline: z.array(EventSchema) }).openapi('MessageDetail');
 
+const providerMessageIdField = z
+  .string()
+  .trim()
+  .min(1)
+  .max(998)
+  .openapi({ description: "The provider's id for the message (SendGrid: the X-Message-Id response header)" });
+const recipientField = z.string().trim().min(3).max(320).regex(/^[^\s@]+@[^\s@]+$/, 'must be an email address');
+const tagsField = z.array(z.string().min(1).max(100)).max(50);
+const metadataField = z.record(z.string(), z.unknown());
+
+/** Each switch of first-party tracking; an absent one takes the default (the environment's, else the server's, else on). */
+export const TrackingSwitchesInput = z
+  .object({
+    opens: z.boolean().optional().openapi({ description: 'An open pixel at the end of the HTML body' }),
+    clicks: z.boolean().optional().openapi({ description: 'Every trackable link of the HTML and text parts through the click redirect' }),
+    unsubscribe: z.boolean().optional().openapi({ description: 'List-Unsubscribe and List-Unsubscribe-Post headers (RFC 2369, RFC 8058)' }),
+  })
+  .strict()
+  .openapi('TrackingSwitchesInput');
+
+export const TrackingSwitchesSchema = z
+  .object({ opens: z.boolean(), clicks: z.boolean(), unsubscribe: z.boolean() })
+  .openapi('TrackingSwitches');
+
 export const RegisterMessageSchema = z
   .object({
     integrationId: z.string().min(1).max(64),
-    providerMessageId: z.string().trim().min(1).max(998).openapi({ description: "The provider's id for the message (SendGrid: the X-Message-Id response header)" }),
-    to: z.string().trim().min(3).max(320).regex(/^[^\s@]+@[^\s@]+$/, 'must be an email address'),
+    providerMessageId: providerMessageIdField.optional().openapi({
+      description:
+        "The provider's id for the message (SendGrid: the X-Message-Id response header). Optional: a message registered to be " +
+        'instrumented before it is sent gets it later with PATCH /v1/messages/{id}',
+    }),
+    to: recipientField,
     id: z
       .string()
       .min(1)
@@ -178,13 +206,52 @@ export const RegisterMessageSchema = z
       .openapi({ description: 'Your id for the message; pass it to the provider as custom arg mailtrail_id' }),
     from: z.string().max(320).optional(),
     subject: z.string().max(998).optional(),
-    tags: z.array(z.string().min(1).max(100)).max(50).optional(),
-    metadata: z.record(z.string(), z.unknown()).optional(),
+    tags: tagsField.optional(),
+    metadata: metadataField.optional(),
     workflowRunId: z.string().max(255).optional(),
     stepRunId: z.string().max(255).optional(),
+    html: z.string().optional().openapi({ description: 'The HTML part to instrument: tracked links and an open pixel; answered in `html`' }),
+    text: z.string().optional().openapi({ description: 'The text part to instrument: tracked links; answered in `text`' }),
+    tracking: TrackingSwitchesInput.optional(),
   })
   .strict()
   .openapi('RegisterMessage');
+
+export const RegisteredMessageSchema = MessageSchema.extend({
+  html: z.string().optional().openapi({ description: 'The HTML part instrumented, when one was sent: send this one' }),
+  text: z.string().optional().openapi({ description: 'The text part instrumented, when one was sent' }),
+  headers: z.record(z.string(), z.string()).openapi({
+    description: 'Headers to add to the email: List-Unsubscribe and List-Unsubscribe-Post when unsubscribe tracking is on',
+    example: { 'List-Unsubscribe': '<https://t.example.com/track/unsubscribe/…>', 'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click' },
+  }),
+}).openapi('RegisteredMessage');
+
+export const UpdateMessageSchema = z
+  .object({
+    providerMessageId: providerMessageIdField.optional().openapi({
+      description: "The provider's id, once the message is sent: events that arrived for it meanwhile are merged into this message",
+    }),
+    to: recipientField.optional(),
+    tags: tagsField.optional().openapi({ description: 'Replaces the tags' }),
+    metadata: metadataField.optional().openapi({ description: 'Replaces the metadata' }),
+  })
+  .strict()
+  .refine((body) => Object.keys(body).length > 0, 'name at least one of providerMessageId, to, tags, metadata')
+  .openapi('UpdateMessage');
+
+export const EnvironmentSchema = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    tracking: TrackingSwitchesSchema.openapi({ description: "What a message gets when its request does not say: this environment's setting, else the server's" }),
+    createdAt: isoTime,
+  })
+  .openapi('Environment');
+
+export const UpdateEnvironmentSchema = z
+  .object({ tracking: TrackingSwitchesInput.openapi({ description: 'The switches to change; the others keep their value' }) })
+  .strict()
+  .openapi('UpdateEnvironment');
 
 const time = z
   .string()

@@ -5,7 +5,7 @@ import { reduceMessageState } from '../core/message-state.js';
 import { decodeCursor, keysetPage } from './cursor.js';
 import { migrations, type Dialect } from './migrations.js';
 import { deliveryFromRow, endpointFromRow, endpointToRow, eventFromRow, integrationFromRow, integrationToRow, messageFromRow, stateEventFromRow, stateToColumns } from './rows.js';
-import type { Database, MessageRow } from './schema.js';
+import type { Database, EnvironmentTable, MessageRow } from './schema.js';
 import type {
   AttemptRecord,
   ClaimInput,
@@ -14,6 +14,7 @@ import type {
   DeliveryAttempt,
   DeliveryFilter,
   Environment,
+  EnvironmentTracking,
   EventFilter,
   IdempotencyClaim,
   IngestBatch,
@@ -100,12 +101,23 @@ export class KyselyStore implements Store {
 
   async listEnvironments(): Promise<Environment[]> {
     const rows = await this.db.selectFrom('environments').selectAll().orderBy('created_at').orderBy('id').execute();
-    return rows.map((row) => ({ id: row.id, name: row.name, createdAt: Number(row.created_at) }));
+    return rows.map(environmentFromRow);
   }
 
   async getEnvironment(id: string): Promise<Environment | null> {
     const row = await this.db.selectFrom('environments').selectAll().where('id', '=', id).executeTakeFirst();
-    return row ? { id: row.id, name: row.name, createdAt: Number(row.created_at) } : null;
+    return row ? environmentFromRow(row) : null;
+  }
+
+  setEnvironmentTracking(id: string, tracking: EnvironmentTracking): Promise<Environment | null> {
+    return this.transaction(async (trx) => {
+      const row = await trx.selectFrom('environments').selectAll().where('id', '=', id).$if(this.dialect === 'postgres', (query) => query.forUpdate()).executeTakeFirst();
+      if (!row) return null;
+      const given = Object.fromEntries(Object.entries(tracking).filter(([, value]) => typeof value === 'boolean'));
+      const next = JSON.stringify({ ...environmentFromRow(row).tracking, ...given });
+      await trx.updateTable('environments').set({ tracking: next }).where('id', '=', id).execute();
+      return environmentFromRow({ ...row, tracking: next });
+    });
   }
 
   async createApiKey(input: { id: string; environmentId: string; name: string; keyHash: string; keyPrefix: string; createdAt: number }): Promise<void> {
@@ -176,12 +188,14 @@ export class KyselyStore implements Store {
   registerMessage(input: NewMessage, now: number): Promise<RegisterResult> {
     return this.transaction(async (trx) => {
       const forUpdate = this.dialect === 'postgres';
+      // Registered before it is sent (to be instrumented), a message has no provider id yet: it matches no other.
+      const providerMessageId = input.providerMessageId ?? null;
       const byId = input.id ? await selectMessage(trx, input.environmentId, input.id, forUpdate) : null;
       const ofProviderId = trx
         .selectFrom('messages')
         .where('environment_id', '=', input.environmentId)
         .where('integration_id', '=', input.integrationId)
-        .where('provider_message_id', '=', input.providerMessageId);
+        .where('provider_message_id', '=', providerMessageId);
       const exact = await ofProviderId.selectAll().where('recipient', '=', input.recipient).$if(forUpdate, (query) => query.forUpdate()).executeTakeFirst();
       // With no message for this recipient, the registration takes the one that events naming no recipient made,
       // when it is the only message of the provider id (see correlate.ts); beside others, whose it is would be a guess.
@@ -193,11 +207,12 @@ export class KyselyStore implements Store {
       const byProviderKey = exact ?? recipientless;
 
       const sameMessage = (row: MessageRow) =>
-        row.integration_id === input.integrationId && row.provider_message_id === input.providerMessageId && row.recipient === input.recipient;
-      if (byId && (byId.origin === 'api' || byId.integration_id !== input.integrationId)) {
+        row.integration_id === input.integrationId && row.provider_message_id === providerMessageId && row.recipient === input.recipient;
+      // A patch (PATCH /v1/messages/:id) goes through here to merge what arrived for its new provider id.
+      if (byId && !input.patch && (byId.origin === 'api' || byId.integration_id !== input.integrationId)) {
         return sameMessage(byId) ? { outcome: 'unchanged', message: messageFromRow(byId) } : { outcome: 'conflict', reason: `message ${input.id} is already registered` };
       }
-      if (byProviderKey?.origin === 'api') {
+      if (byProviderKey?.origin === 'api' && !(input.patch && byProviderKey.id === input.id)) {
         return !input.id || input.id === byProviderKey.id
           ? { outcome: 'unchanged', message: messageFromRow(byProviderKey) }
           : { outcome: 'conflict', reason: `provider message ${input.providerMessageId} for ${input.recipient} is already registered as ${byProviderKey.id}` };
@@ -210,7 +225,7 @@ export class KyselyStore implements Store {
       const absorbed = byProviderKey && byProviderKey.id !== id ? byProviderKey : undefined;
       // The mark of a provider id's first message (migration 0007) stays with the message that had it, and a
       // registration that found no other message of its provider id makes the first one.
-      const marked = [target, absorbed].some((row) => row?.provider_message_id === input.providerMessageId && Number(row.first_with_provider_id) === 1);
+      const marked = [target, absorbed].some((row) => row?.provider_message_id === providerMessageId && Number(row.first_with_provider_id) === 1);
       const alone = !exact && siblings.every((row) => row.id === target?.id || row.id === absorbed?.id);
       if (absorbed) {
         await trx.updateTable('events').set({ message_id: id }).where('environment_id', '=', input.environmentId).where('message_id', '=', absorbed.id).execute();
@@ -228,7 +243,7 @@ export class KyselyStore implements Store {
       const fields = {
         integration_id: input.integrationId,
         provider: input.provider,
-        provider_message_id: input.providerMessageId,
+        provider_message_id: providerMessageId,
         recipient: input.recipient,
         from_address: input.from ?? null,
         subject: input.subject ?? null,
@@ -238,7 +253,7 @@ export class KyselyStore implements Store {
         step_run_id: input.stepRunId ?? null,
         origin: 'api',
         updated_at: now,
-        first_with_provider_id: marked || alone ? 1 : 0,
+        first_with_provider_id: (marked || alone) && providerMessageId !== null ? 1 : 0,
         ...stateToColumns(reduceMessageState(events.map(stateEventFromRow))),
       };
       // Updated in place, never deleted and re-inserted: a concurrent ingest locking this row must still find it.
@@ -610,6 +625,10 @@ export class KyselyStore implements Store {
       createdAt: Number(row.created_at),
     }));
   }
+}
+
+function environmentFromRow(row: EnvironmentTable): Environment {
+  return { id: row.id, name: row.name, createdAt: Number(row.created_at), tracking: row.tracking ? (JSON.parse(row.tracking) as EnvironmentTracking) : {} };
 }
 
 async function selectMessage(db: Kysely<Database> | Transaction<Database>, environmentId: string, id: string, forUpdate: boolean) {

@@ -318,5 +318,12 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    // An environment's own defaults for first-party tracking (PATCH /v1/environment): JSON of the switches it set,
+    // null for none, so every environment made before keeps the server's defaults.
+    '0009_environment_tracking': {
+      async up(db: Kysely<any>) {
+        await db.schema.alterTable('environments').addColumn('tracking', 'text').execute();
+      },
+    },
   };
 }

@@ -20,6 +20,8 @@ export interface EnvironmentTable {
   id: string;
   name: string;
   created_at: number;
+  /** JSON of the environment's own tracking defaults (EnvironmentTracking); null when it has none. */
+  tracking?: string | null;
 }
 
 export interface ApiKeyTable {

@@ -7,6 +7,14 @@ export interface Environment {
   id: string;
   name: string;
   createdAt: number;
+  /** This environment's defaults for first-party tracking (PATCH /v1/environment); absent ones are the server's. */
+  tracking?: EnvironmentTracking | undefined;
+}
+
+export interface EnvironmentTracking {
+  opens?: boolean | undefined;
+  clicks?: boolean | undefined;
+  unsubscribe?: boolean | undefined;
 }
 
 export interface Integration {
@@ -173,7 +181,8 @@ export interface NewMessage {
   provider: string;
   /** Our id; generated when absent. */
   id?: string | undefined;
-  providerMessageId: string;
+  /** Absent for a message registered before it is sent; set later with `patch`. */
+  providerMessageId?: string | undefined;
   recipient: string;
   from?: string | undefined;
   subject?: string | undefined;
@@ -181,6 +190,11 @@ export interface NewMessage {
   metadata?: Record<string, unknown> | undefined;
   workflowRunId?: string | undefined;
   stepRunId?: string | undefined;
+  /**
+   * Rewrites the registered message `id` with these values (PATCH /v1/messages/:id) instead of treating a second
+   * registration as a conflict; a message that events created for the new provider id merges into it.
+   */
+  patch?: boolean | undefined;
 }
 
 export type RegisterResult =
@@ -256,6 +270,8 @@ export interface Store {
   createEnvironment(input: { id: string; name: string; createdAt: number }): Promise<Environment>;
   getEnvironment(id: string): Promise<Environment | null>;
   listEnvironments(): Promise<Environment[]>;
+  /** Sets the given switches of an environment's tracking defaults; null when there is no such environment. */
+  setEnvironmentTracking(id: string, tracking: EnvironmentTracking): Promise<Environment | null>;
   createApiKey(input: { id: string; environmentId: string; name: string; keyHash: string; keyPrefix: string; createdAt: number }): Promise<void>;
   /** The environment an API key (given by its hash) belongs to. */
   findEnvironmentByKeyHash(keyHash: string): Promise<string | null>;

@@ -1,7 +1,7 @@
 import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { createMailtrail, type Mailtrail } from '../../src/index.js';
 import type { Logger } from '../../src/log.js';
-import type { OutboundOptions } from '../../src/mailtrail.js';
+import type { OutboundOptions, TrackingOptions } from '../../src/mailtrail.js';
 import { generateMasterSecret } from '../../src/security/secret-box.js';
 import { freshStore, type TestStore } from './stores.js';
 
@@ -21,12 +21,21 @@ export interface TestServer {
 /** A real Mailtrail on a loopback port, on a fresh database of the given dialect. */
 export async function startServer(
   dialect: 'sqlite' | 'postgres',
-  options: { bodyLimit?: number; snsCertDir?: string; providerFetch?: typeof fetch; now?: () => number; outbound?: OutboundOptions; logger?: Logger } = {},
+  options: {
+    bodyLimit?: number;
+    snsCertDir?: string;
+    providerFetch?: typeof fetch;
+    now?: () => number;
+    outbound?: OutboundOptions;
+    logger?: Logger;
+    secret?: string;
+    tracking?: TrackingOptions;
+  } = {},
 ): Promise<TestServer> {
   const storage = await freshStore(dialect);
   const mailtrail = await createMailtrail({
     store: storage.store,
-    secret: generateMasterSecret(),
+    secret: options.secret ?? generateMasterSecret(),
     publicUrl: 'https://mailtrail.example.com',
     bodyLimit: options.bodyLimit,
     snsCertDir: options.snsCertDir,
@@ -34,6 +43,7 @@ export async function startServer(
     now: options.now,
     outbound: options.outbound,
     logger: options.logger,
+    tracking: options.tracking,
   });
   const { environmentId, apiKey } = await mailtrail.createEnvironment('test');
   const server = await mailtrail.listen({ port: 0, host: '127.0.0.1' });

@@ -1,8 +1,22 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import { MailtrailError } from '../../core/errors.js';
 import type { AppContext, AppEnv } from '../context.js';
-import { ErrorSchema, EventSchema, ListEventsQuery, ListMessagesQuery, MessageDetailSchema, MessageSchema, RegisterMessageSchema, page } from '../schemas.js';
+import {
+  ErrorSchema,
+  EventSchema,
+  ListEventsQuery,
+  ListMessagesQuery,
+  MessageDetailSchema,
+  MessageSchema,
+  RegisteredMessageSchema,
+  RegisterMessageSchema,
+  UpdateMessageSchema,
+  page,
+} from '../schemas.js';
 import { eventView, messageView } from '../../views/message.js';
+import { instrumentMessage } from '../../engagement/instrument-message.js';
+import type { Message, NewMessage, RegisterResult } from '../../store/types.js';
+import { trackingSwitches } from './environment.js';
 
 const security = [{ ApiKey: [] }];
 const error = (description: string) => ({ description, content: { 'application/json': { schema: ErrorSchema } } });
@@ -10,21 +24,29 @@ const json = <T extends z.ZodType>(schema: T, description: string) => ({ descrip
 
 export function messageRoutes(context: AppContext, hooks: ConstructorParameters<typeof OpenAPIHono<AppEnv>>[0]) {
   const app = new OpenAPIHono<AppEnv>(hooks);
+  // Some providers hand out ids in angle brackets (Message-ID style); events carry them bare. An adapter may know
+  // more about the form its events use.
+  const normalizeProviderId = (provider: string, id: string) => {
+    const bare = id.replace(/^<(.*)>$/, '$1');
+    return context.providers.get(provider)?.normalizeMessageId?.(bare) ?? bare;
+  };
 
   app.openapi(
     createRoute({
       method: 'post',
       path: '/v1/messages',
       tags: ['Messages'],
-      summary: 'Register a sent message',
+      summary: 'Register a message, and instrument it for tracking',
       description:
-        'Tells Mailtrail about a message you sent, so provider events correlate to it. If events for it arrived first, ' +
-        'the message they created is merged into this one.',
+        'Tells Mailtrail about a message you send, so provider events correlate to it. If events for it arrived first, ' +
+        'the message they created is merged into this one. Register before sending to have `html` and `text` instrumented ' +
+        '(tracked links, an open pixel) and get the unsubscribe `headers` to add; the provider message id then follows with ' +
+        'PATCH /v1/messages/{id}. Instrumenting is deterministic: the same message answers the same parts every time.',
       security,
       request: { body: { required: true, content: { 'application/json': { schema: RegisterMessageSchema } } } },
       responses: {
-        201: json(MessageSchema, 'Registered'),
-        200: json(MessageSchema, 'Already known: merged with the events received before, or registered before with the same values'),
+        201: json(RegisteredMessageSchema, 'Registered'),
+        200: json(RegisteredMessageSchema, 'Already known: merged with the events received before, or registered before with the same values'),
         400: error('Invalid request'),
         401: error('Missing or invalid API key'),
         404: error('No such integration in this environment'),
@@ -36,17 +58,13 @@ export function messageRoutes(context: AppContext, hooks: ConstructorParameters<
       const body = c.req.valid('json');
       const integration = await context.store.getIntegration(environmentId, body.integrationId);
       if (!integration) throw new MailtrailError('MT_ERR_INTEGRATION_NOT_FOUND', `no integration ${body.integrationId} in this environment`);
-      const adapter = context.providers.get(integration.provider);
-      const normalize = (id: string) => adapter?.normalizeMessageId?.(id) ?? id;
       const result = await context.store.registerMessage(
         {
           environmentId,
           integrationId: integration.id,
           provider: integration.provider,
           id: body.id,
-          // Some providers hand out ids in angle brackets (Message-ID style); events carry them bare. An adapter
-          // may know more about the form its events use.
-          providerMessageId: normalize(body.providerMessageId.replace(/^<(.*)>$/, '$1')),
+          providerMessageId: body.providerMessageId === undefined ? undefined : normalizeProviderId(integration.provider, body.providerMessageId),
           recipient: body.to.toLowerCase(),
           from: body.from,
           subject: body.subject,
@@ -57,8 +75,58 @@ export function messageRoutes(context: AppContext, hooks: ConstructorParameters<
         },
         context.now(),
       );
-      if (result.outcome === 'conflict') throw new MailtrailError('MT_ERR_CONFLICT', result.reason);
-      return c.json(messageView(result.message), result.outcome === 'created' ? 201 : 200);
+      const message = registered(result);
+      const tracking = trackingSwitches(body.tracking, await context.store.getEnvironment(environmentId), context.tracking.defaults);
+      const instrumented = instrumentMessage({
+        tokens: context.tracking.tokens,
+        baseUrl: context.tracking.baseUrl,
+        environmentId,
+        messageId: message.id,
+        html: body.html,
+        text: body.text,
+        tracking,
+      });
+      return c.json({ ...messageView(message), ...instrumented }, result.outcome === 'created' ? 201 : 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'patch',
+      path: '/v1/messages/{id}',
+      tags: ['Messages'],
+      summary: 'Complete a registered message',
+      description:
+        'Sets what is known once the message is sent: the provider message id, and the recipient, tags or metadata. ' +
+        'Events that arrived for that provider id and recipient meanwhile are merged into this message, as registration does. ' +
+        'A provider message id, once set, does not change.',
+      security,
+      request: {
+        params: z.object({ id: z.string().openapi({ param: { name: 'id', in: 'path' } }) }),
+        body: { required: true, content: { 'application/json': { schema: UpdateMessageSchema } } },
+      },
+      responses: {
+        200: json(MessageSchema, 'Updated'),
+        400: error('Invalid request'),
+        401: error('Missing or invalid API key'),
+        404: error('No such message'),
+        409: error('The provider message id is another one already, or registered to another message for this recipient'),
+      },
+    }),
+    async (c) => {
+      const environmentId = c.get('environmentId');
+      const { id } = c.req.valid('param');
+      const body = c.req.valid('json');
+      const current = await context.store.getMessage(environmentId, id);
+      if (!current) throw new MailtrailError('MT_ERR_MESSAGE_NOT_FOUND', `no message ${id}`);
+      const provider = current.provider ?? '';
+      const providerMessageId = body.providerMessageId === undefined ? undefined : normalizeProviderId(provider, body.providerMessageId);
+      if (providerMessageId !== undefined && current.providerMessageId !== null && current.providerMessageId !== providerMessageId) {
+        throw new MailtrailError('MT_ERR_CONFLICT', `message ${id} already has provider message id ${current.providerMessageId}`);
+      }
+      if (current.integrationId === null) throw new MailtrailError('MT_ERR_CONFLICT', `message ${id} belongs to no integration`);
+      const result = await context.store.registerMessage(patched(current, { ...body, providerMessageId }), context.now());
+      return c.json(messageView(registered(result)), 200);
     },
   );
 
@@ -127,6 +195,31 @@ export function messageRoutes(context: AppContext, hooks: ConstructorParameters<
   );
 
   return app;
+}
+
+function registered(result: RegisterResult): Message {
+  if (result.outcome === 'conflict') throw new MailtrailError('MT_ERR_CONFLICT', result.reason);
+  return result.message;
+}
+
+/** The registration that rewrites `current` with a patch: what the patch leaves out stays as it is. */
+function patched(current: Message, patch: { providerMessageId?: string | undefined; to?: string | undefined; tags?: string[] | undefined; metadata?: Record<string, unknown> | undefined }): NewMessage {
+  const keep = <T>(value: T | null) => value ?? undefined;
+  return {
+    environmentId: current.environmentId,
+    integrationId: current.integrationId!,
+    provider: current.provider ?? '',
+    id: current.id,
+    providerMessageId: patch.providerMessageId ?? keep(current.providerMessageId),
+    recipient: patch.to?.toLowerCase() ?? current.recipient ?? '',
+    from: keep(current.from),
+    subject: keep(current.subject),
+    tags: patch.tags ?? current.tags,
+    metadata: patch.metadata ?? current.metadata,
+    workflowRunId: keep(current.workflowRunId),
+    stepRunId: keep(current.stepRunId),
+    patch: true,
+  };
 }
 
 function parseTime(value: string | undefined, name: string): number | undefined {
