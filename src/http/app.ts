@@ -10,6 +10,7 @@ import { integrationRoutes } from './routes/integrations.js';
 import { messageRoutes } from './routes/messages.js';
 import { operationRoutes } from './routes/operations.js';
 import { trackingRoutes } from './routes/tracking.js';
+import { webhookAliasRoutes } from './routes/webhook-alias.js';
 import { webhookEndpointRoutes } from './routes/webhook-endpoints.js';
 
 /** The whole HTTP API as one Hono app: `app.fetch(request)` serves it on any runtime. */
@@ -47,6 +48,7 @@ export function createApp(context: AppContext): OpenAPIHono<AppEnv> {
   app.route('/', messageRoutes(context, hooks));
   app.route('/', environmentRoutes(context, hooks));
   app.route('/', webhookEndpointRoutes(context, hooks));
+  app.route('/', webhookAliasRoutes(context, hooks));
   // at the root, with no API key: these URLs are in the emails
   app.route('/', trackingRoutes(context));
 
