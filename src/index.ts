@@ -18,3 +18,6 @@ export type { CustomParserOptions } from './mailtrail.js';
 export { verifyWebhook, type WebhookPayload } from './outbound/verify.js';
 export type { OutboundOptions } from './mailtrail.js';
 export type { ConfiguredWebhook } from './outbound/endpoints.js';
+export type { ConfiguredProvider } from './service/configured-providers.js';
+export type { NodeHandler } from './embed/node-handler.js';
+export type { FastifyPlugin, FastifyInstanceLike } from './embed/fastify.js';

@@ -339,7 +339,7 @@ export class Mailtrail {
    * ```
    */
   instrument(options: InstrumentOptions): InstrumentResult {
-    const environmentId = options.environmentId ?? this.defaultEnvironmentId;
+    const environmentId = options.environmentId ?? this.defaultEnvironmentId ?? this.defaultEnvironment.known();
     if (!environmentId) throw new MailtrailError('MT_ERR_VALIDATION', 'instrument() needs an environmentId: pass one, or set the environmentId option of createMailtrail');
     if (!options.messageId) throw new MailtrailError('MT_ERR_VALIDATION', 'instrument() needs the messageId of the message');
     const result = instrumentMessage({

@@ -67,6 +67,9 @@ for (const dialect of DIALECTS) {
       ]);
       const later = resendEvent('email.clicked', 're_code_only');
       expect((await post(`${second.url}/track/webhook/resend`, later)).status).toBe(200);
+      // instrument() seals its URLs for the environment the option named, with no environmentId given
+      const { html } = second.mailtrail.instrument({ messageId: 'msg_code_only', html: '<p><a href="https://shop.example.com/">shop</a></p>' });
+      expect(html).toContain('https://shop.example.com/track/click/');
     });
 
     it('the alias answers 404 when the provider is not configured in code, 409 when it is twice', async () => {

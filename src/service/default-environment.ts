@@ -26,6 +26,14 @@ export class DefaultEnvironment {
     return this.resolved;
   }
 
+  /**
+   * The default environment's id when the options decide it (`environmentId`, or the `environment` option's once
+   * started), for callers that cannot wait (`instrument()`); the only environment is not looked up here.
+   */
+  known(): string | undefined {
+    return this.resolved;
+  }
+
   /** The default environment's id; throws when the options name none and there is not exactly one environment. */
   async current(): Promise<string> {
     if (this.resolved !== undefined) return this.resolved;
