@@ -17,6 +17,8 @@ export { BUILT_IN_PROVIDERS, ProviderRegistry } from './providers/registry.js';
 export type { CustomParserOptions } from './mailtrail.js';
 export { verifyWebhook, type WebhookPayload } from './outbound/verify.js';
 export type { OutboundOptions } from './mailtrail.js';
+export type { TrackingOptions, InstrumentOptions, InstrumentResult } from './mailtrail.js';
+export type { TrackingSwitches } from './engagement/instrument-message.js';
 export type { ConfiguredWebhook } from './outbound/endpoints.js';
 export type { ConfiguredProvider } from './service/configured-providers.js';
 export type { NodeHandler } from './embed/node-handler.js';
