@@ -7,6 +7,7 @@ import { createApp } from './http/app.js';
 import { serveNode } from './http/node-server.js';
 import type { AppContext, AppEnv } from './http/context.js';
 import { EventBus, type EmailEventHandler, type EmailEventType } from './ingest/emitter.js';
+import { createHitRecorder } from './ingest/hits.js';
 import { silentLogger, type Logger } from './log.js';
 import { Metrics } from './metrics.js';
 import { generateApiKey } from './security/api-keys.js';
@@ -237,6 +238,7 @@ export class Mailtrail {
       integrations: this.integrations,
       endpoints: this.endpoints,
       afterCommit: () => this.worker?.wake(),
+      hits: createHitRecorder({ store: this.store, log: this.log, metrics: this.metrics, now: this.now, bus: this.bus, afterCommit: () => this.worker?.wake() }),
       sendTestEvent: (endpoint) => {
         const now = this.now();
         const body = renderTestPayload(now);

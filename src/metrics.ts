@@ -25,6 +25,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly trackingHits = new Counter({
+    name: 'mailtrail_tracking_hits_total',
+    help: 'First-party hits (open pixel, tracked links, unsubscribe), by kind and result: stored, failed (logged) or refused (no such environment or message id)',
+    labelNames: ['kind', 'result'] as const,
+    registers: [this.registry],
+  });
+
   readonly signatureFailures = new Counter({
     name: 'mailtrail_signature_failures_total',
     help: 'Inbound requests refused for a missing or wrong signature or credentials',

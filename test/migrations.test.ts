@@ -134,5 +134,48 @@ for (const dialect of DIALECTS) {
         await cleanup();
       }
     });
+
+    it('0008 marks every event stored before it as a provider event, backfills the first human open and click, and allows one first-party integration', async () => {
+      const { db, cleanup, latest } = await databaseAt(dialect, '0007_first_message_per_provider_id');
+      try {
+        await db.insertInto('environments').values({ id: 'env_1', name: 'A', created_at: 1 }).execute();
+        await db
+          .insertInto('messages')
+          .values({
+            environment_id: 'env_1', id: 'msg_1', integration_id: 'int_1', provider: 'sendgrid', provider_message_id: 'pm-1', recipient: 'r@example.com',
+            tags: '[]', metadata: '{}', origin: 'provider', created_at: 1, updated_at: 1, opens: 2, human_opens: 1, clicks: 1, human_clicks: 0, status: 'delivered',
+          })
+          .execute();
+        let n = 0;
+        const event = (status: string, occurredAt: number, machine: number) => ({
+          id: `evt_${++n}`, environment_id: 'env_1', integration_id: 'int_1', message_id: 'msg_1', provider: 'sendgrid', status, native_type: status,
+          ignored: 0, occurred_at: occurredAt, received_at: 5000, dedupe_key: `k${n}`, machine, raw: '{}',
+        });
+        // a privacy-proxy open first (SendGrid's sg_machine_open), then the reader's; a machine click only
+        await db.insertInto('events').values([event('opened', 1000, 1), event('opened', 3000, 0), event('clicked', 2000, 1)]).execute();
+        await latest();
+
+        const events = await db.selectFrom('events').select(['origin', 'machine_kind']).execute();
+        expect(events).toEqual([
+          { origin: 'provider', machine_kind: null },
+          { origin: 'provider', machine_kind: null },
+          { origin: 'provider', machine_kind: null },
+        ]);
+        const message = await db.selectFrom('messages').select(['first_human_opened_at', 'first_human_clicked_at', 'first_party_hits']).executeTakeFirstOrThrow();
+        expect({ ...message, first_human_opened_at: Number(message.first_human_opened_at), first_party_hits: Number(message.first_party_hits) }).toEqual({
+          first_human_opened_at: 3000,
+          first_human_clicked_at: null,
+          first_party_hits: 0,
+        });
+
+        const integration = (id: string, provider: string) => ({
+          id, environment_id: 'env_1', provider, name: provider, activity_tracking: 1, allow_unsigned: 0, settings: '{}', created_at: 1, updated_at: 1,
+        });
+        await db.insertInto('integrations').values([integration('int_fp', 'mailtrail'), integration('int_a', 'sendgrid'), integration('int_b', 'sendgrid')]).execute();
+        await expect(db.insertInto('integrations').values(integration('int_fp2', 'mailtrail')).execute()).rejects.toThrow(/unique/i);
+      } finally {
+        await cleanup();
+      }
+    });
   });
 }

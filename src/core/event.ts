@@ -1,6 +1,15 @@
 import type { BounceType, Status } from './vocabulary.js';
 
 /**
+ * What fetched a pixel or a link when it was not a person reading or clicking (the machine classifier's kinds).
+ * `image-proxy` is also given with `machine: false`: a person's open through a webmail proxy.
+ */
+export type MachineKind = 'apple-mpp' | 'image-proxy' | 'link-scanner' | 'prefetch' | 'bot';
+
+/** Who observed an event: the email provider (a webhook), or Mailtrail itself (its pixel, links and unsubscribe URL). */
+export type EventOrigin = 'provider' | 'first-party';
+
+/**
  * One provider event in Mailtrail's vocabulary, as produced by a provider adapter before it is stored.
  * The store adds the ids (`id`, `messageId`) and `receivedAt`.
  */
@@ -23,6 +32,8 @@ export interface ParsedEvent {
   userAgent?: string | undefined;
   ip?: string | undefined;
   machine?: boolean | undefined;
+  /** What the machine was, for first-party hits (the classifier's kind); providers' flags say none. */
+  machineKind?: MachineKind | undefined;
   machineReason?: string | undefined;
   /**
    * An open the provider also reports under another type: SparkPost's top-pixel `initial_open` beside `open`,
@@ -40,6 +51,7 @@ export interface NormalizedEvent extends ParsedEvent {
   environmentId: string;
   integrationId: string;
   provider: string;
+  origin: EventOrigin;
   /** `null` only for events that are stored and left unattached (ignored types with no known message). */
   messageId: string | null;
   receivedAt: number;

@@ -10,6 +10,7 @@ const eventArbitrary = fc.record({
   occurredAt: fc.integer({ min: 0, max: 5 }),
   machine: fc.boolean(),
   echo: fc.boolean(),
+  firstParty: fc.boolean(),
   bounceType: fc.option(fc.constantFrom(...BOUNCE_TYPES), { nil: null }),
   reason: fc.option(fc.string({ maxLength: 4 }), { nil: null }),
 });
@@ -105,6 +106,18 @@ describe('message state', () => {
     // privacy-proxy opens sent only as main events (a Brevo webhook subscribed to "First Opening" and "Proxy Open")
     expect(reduceMessageState([open('a', 1, true), open('b', 2, false, true), open('c', 3, false, true)])).toMatchObject({ opens: 3, humanOpens: 1 });
     expect(reduceMessageState([open('a', 1, true, true), open('b', 2, false, true)])).toMatchObject({ opens: 1, humanOpens: 0 });
+  });
+
+  it('keeps the first human open and click apart from machine ones, and counts first-party hits', () => {
+    const state = reduceMessageState([
+      { id: 'evt_1', status: 'opened', occurredAt: 1000, machine: true, firstParty: true },
+      { id: 'evt_2', status: 'opened', occurredAt: 4000, firstParty: true },
+      { id: 'evt_3', status: 'clicked', occurredAt: 2000, machine: true, firstParty: true },
+      { id: 'evt_4', status: 'clicked', occurredAt: 5000 },
+      { id: 'evt_5', status: 'unsubscribed', occurredAt: 6000, firstParty: true },
+    ]);
+    expect(state).toMatchObject({ firstOpenedAt: 1000, firstHumanOpenAt: 4000, firstClickedAt: 2000, firstHumanClickAt: 5000, firstPartyHits: 3 });
+    expect(reduceMessageState([{ id: 'evt_1', status: 'opened', occurredAt: 1000, machine: true }])).toMatchObject({ firstHumanOpenAt: null, humanOpens: 0 });
   });
 
   it('ignores events with no mapped status', () => {

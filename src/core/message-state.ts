@@ -34,6 +34,14 @@ export interface MessageState {
   lastOpenedAt: number | null;
   firstClickedAt: number | null;
   lastClickedAt: number | null;
+  /** The earliest open and click not made by a machine (privacy proxies, scanners, prefetches, bots). */
+  firstHumanOpenAt: number | null;
+  firstHumanClickAt: number | null;
+  /**
+   * Opens and clicks Mailtrail recorded itself (its pixel and tracked links). A message with any has its hits'
+   * machine verdicts worked out again whenever a hit or a `sent`/`delivered` event joins it (store/hit-verdicts.ts).
+   */
+  firstPartyHits: number;
   complained: boolean;
   complainedAt: number | null;
   unsubscribed: boolean;
@@ -50,6 +58,8 @@ export interface StateEvent {
   occurredAt: number;
   machine?: boolean | undefined;
   echo?: boolean | undefined;
+  /** Recorded by Mailtrail's own pixel, links or unsubscribe URL (origin `first-party`). */
+  firstParty?: boolean | undefined;
   bounceType?: BounceType | null | undefined;
   reason?: string | null | undefined;
 }
@@ -69,6 +79,9 @@ export const EMPTY_STATE: MessageState = Object.freeze({
   lastOpenedAt: null,
   firstClickedAt: null,
   lastClickedAt: null,
+  firstHumanOpenAt: null,
+  firstHumanClickAt: null,
+  firstPartyHits: 0,
   complained: false,
   complainedAt: null,
   unsubscribed: false,
@@ -118,12 +131,18 @@ export function mergeMessageState(state: MessageState, events: Iterable<StateEve
         // other for privacy proxies still counts both
         next.humanOpens = Math.max(next.mainHumanOpens, next.echoHumanOpens);
         next.opens = next.humanOpens + Math.max(next.mainOpens - next.mainHumanOpens, next.echoOpens - next.echoHumanOpens);
+        if (!event.machine) next.firstHumanOpenAt = min(next.firstHumanOpenAt, event.occurredAt);
+        if (event.firstParty) next.firstPartyHits += 1;
         next.firstOpenedAt = min(next.firstOpenedAt, event.occurredAt);
         next.lastOpenedAt = max(next.lastOpenedAt, event.occurredAt);
         break;
       case 'clicked':
         next.clicks += 1;
-        if (!event.machine) next.humanClicks += 1;
+        if (!event.machine) {
+          next.humanClicks += 1;
+          next.firstHumanClickAt = min(next.firstHumanClickAt, event.occurredAt);
+        }
+        if (event.firstParty) next.firstPartyHits += 1;
         next.firstClickedAt = min(next.firstClickedAt, event.occurredAt);
         next.lastClickedAt = max(next.lastClickedAt, event.occurredAt);
         break;

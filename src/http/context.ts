@@ -2,6 +2,7 @@ import type { AttemptResponse } from '../outbound/sender.js';
 import type { WebhookEndpoint } from '../store/types.js';
 import type { EndpointService } from '../outbound/endpoints.js';
 import type { InboundDeps } from '../ingest/inbound.js';
+import type { HitRecorder } from '../engagement/hit.js';
 import type { IpStorage } from '../engagement/client-ip.js';
 import type { TrackingSwitches } from '../engagement/instrument-message.js';
 import type { TrackingTokens } from '../engagement/tokens.js';
@@ -14,6 +15,8 @@ export interface AppContext extends InboundDeps {
   endpoints: EndpointService;
   /** Sends a signed test event to an endpoint now, outside the outbox. */
   sendTestEvent: (endpoint: WebhookEndpoint) => Promise<AttemptResponse>;
+  /** Records first-party hits (the /track/* routes): group-committed, classified, stored like provider events. */
+  hits: HitRecorder;
   /** First-party tracking: what the instrumenting API and the /track/* routes need. */
   tracking: TrackingSettings;
   /** The integrations configured in code, and the environment URLs without one serve (`/track/webhook/:providerId`). */

@@ -37,6 +37,8 @@ export interface Correlation {
   resolve: (event: ParsedEvent) => string | null;
   /** Messages this transaction inserted, by id. */
   created: Map<string, MessageRow>;
+  /** First-party batches: the integration of each message found or created by our id (see IngestBatch.origin). */
+  homes: Map<string, string>;
 }
 
 /** A message an event may go to: stored, or about to be inserted by this batch (`planned`). */
@@ -88,16 +90,27 @@ interface Entry {
 
 export async function correlate(ops: IngestOps, batch: IngestBatch, events: ParsedEvent[]): Promise<Correlation> {
   const { environmentId, integrationId } = batch;
-  const claimedIds = unique(events.map((event) => usableId(event.mailtrailId)).filter((id): id is string => id !== null));
+  // A first-party hit's id comes from an authenticated token: it is followed to its message in any integration.
+  const trusted = batch.origin === 'first-party';
+  const idOf = trusted ? trustedId : usableId;
+  const claimedIds = unique(events.map((event) => idOf(event.mailtrailId)).filter((id): id is string => id !== null));
   // Our ids arrive in provider metadata, which an integration that accepts unsigned requests does not protect:
   // an id is followed only to a message of this integration, and one of another integration is not ours to use.
   const byId = new Set<string>();
   const foreign = new Set<string>();
-  for (const row of await ops.findMessagesById(environmentId, claimedIds)) (row.integration_id === integrationId ? byId : foreign).add(row.id);
+  const homes = new Map<string, string>();
+  for (const row of await ops.findMessagesById(environmentId, claimedIds)) {
+    if (trusted || row.integration_id === integrationId) {
+      byId.add(row.id);
+      homes.set(row.id, row.integration_id ?? integrationId);
+    } else {
+      foreign.add(row.id);
+    }
+  }
 
   // Each event's keys are computed once: hashing a fresh 80-character key string per lookup was measurable.
   const entries: Entry[] = events.map((event) => {
-    const id = usableId(event.mailtrailId);
+    const id = idOf(event.mailtrailId);
     const providerMessageId = event.providerMessageId ?? null;
     const recipient = event.recipient ?? '';
     return {
@@ -166,9 +179,13 @@ export async function correlate(ops: IngestOps, batch: IngestBatch, events: Pars
     const order = (row: MessageRow) => (row.provider_message_id === null ? `id:${row.id}` : providerKeyString(row.provider_message_id, row.recipient ?? ''));
     const rows = [...planned].sort((a, b) => compareText(order(a), order(b)));
     const insertedIds = await ops.insertMessages(rows);
-    for (const row of rows) if (insertedIds.has(row.id)) created.set(row.id, row);
+    for (const row of rows) {
+      if (!insertedIds.has(row.id)) continue;
+      created.set(row.id, row);
+      homes.set(row.id, integrationId);
+    }
     const lost = rows.filter((row) => !insertedIds.has(row.id));
-    if (lost.length > 0) await replaceLost(ops, batch, lost, replaced);
+    if (lost.length > 0) await replaceLost(ops, batch, lost, replaced, homes);
   }
 
   const resolved = new Map<ParsedEvent, string | null>();
@@ -185,7 +202,7 @@ export async function correlate(ops: IngestOps, batch: IngestBatch, events: Pars
     const candidateId = typeof candidate === 'string' ? candidate : (candidate?.id ?? null);
     resolved.set(event, candidateId === null ? null : (replaced.get(candidateId) ?? candidateId));
   }
-  return { created, resolve: (event) => resolved.get(event) ?? null };
+  return { created, homes, resolve: (event) => resolved.get(event) ?? null };
 }
 
 /**
@@ -194,9 +211,13 @@ export async function correlate(ops: IngestOps, batch: IngestBatch, events: Pars
  * two are the message this batch meant to make; the third may be another recipient's, so the batch runs again and
  * correlates with what is now stored.
  */
-async function replaceLost(ops: IngestOps, batch: IngestBatch, lost: MessageRow[], replaced: Map<string, string>): Promise<void> {
+async function replaceLost(ops: IngestOps, batch: IngestBatch, lost: MessageRow[], replaced: Map<string, string>, homes: Map<string, string>): Promise<void> {
   const ours = new Set<string>();
-  for (const row of await ops.findMessagesById(batch.environmentId, lost.map((row) => row.id))) if (row.integration_id === batch.integrationId) ours.add(row.id);
+  for (const row of await ops.findMessagesById(batch.environmentId, lost.map((row) => row.id))) {
+    if (batch.origin !== 'first-party' && row.integration_id !== batch.integrationId) continue;
+    ours.add(row.id);
+    homes.set(row.id, row.integration_id ?? batch.integrationId);
+  }
   const keys = lost.filter((row) => row.provider_message_id !== null).map((row) => ({ providerMessageId: row.provider_message_id!, recipient: row.recipient ?? '' }));
   const byKey = new Map<string, string>();
   for (const row of await ops.findMessagesByProviderKey(batch.integrationId, keys)) byKey.set(providerKeyString(row.provider_message_id!, row.recipient ?? ''), row.id);
@@ -235,7 +256,7 @@ function newMessageRow(batch: IngestBatch, event: ParsedEvent, id: string, first
     metadata: '{}',
     workflow_run_id: null,
     step_run_id: null,
-    origin: 'provider',
+    origin: batch.origin === 'first-party' ? 'first-party' : 'provider',
     created_at: batch.receivedAt,
     updated_at: batch.receivedAt,
     first_with_provider_id: first ? 1 : 0,
@@ -249,6 +270,11 @@ function retry(message: string): Error {
 
 export function providerKeyString(providerMessageId: string, recipient: string): string {
   return `${providerMessageId}\u0000${recipient}`;
+}
+
+/** An id from an authenticated tracking token: any text a message id may be. */
+function trustedId(id: string | undefined): string | null {
+  return id && id.length <= MAX_ID_LENGTH ? id : null;
 }
 
 /** Our ids arrive through provider metadata, so they are untrusted text: only ids we could have issued count. */

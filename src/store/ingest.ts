@@ -1,7 +1,8 @@
 import type { ParsedEvent } from '../core/event.js';
 import { newId } from '../core/ids.js';
 import { storableText } from '../core/text.js';
-import { mergeMessageState } from '../core/message-state.js';
+import { mergeMessageState, reduceMessageState, type MessageState } from '../core/message-state.js';
+import { changesVerdicts, reviseHitVerdicts } from './hit-verdicts.js';
 import { correlate, RETRY_TRANSACTION } from './correlate.js';
 import { eventFromRow, messageFromRow, stateEventFromRow, stateFromRow, stateToColumns } from './rows.js';
 import { subscribesTo } from '../core/event-types.js';
@@ -43,6 +44,10 @@ export interface IngestOps {
   /** Inserts events, skipping duplicates; returns the dedupe keys actually inserted. */
   insertEvents(rows: EventRow[]): Promise<Set<string>>;
   saveMessageStates(rows: MessageRow[]): Promise<void>;
+  /** Every mapped event of these messages (for reclassifying their first-party hits). */
+  findMessageEvents(environmentId: string, messageIds: string[]): Promise<EventRow[]>;
+  /** Writes new machine verdicts of events. */
+  updateVerdicts(rows: Pick<EventRow, 'id' | 'machine' | 'machine_kind' | 'machine_reason'>[]): Promise<void>;
   /** The environment's enabled outbound endpoints, with their subscribed event types. */
   findEndpoints(environmentId: string): Promise<SubscribedEndpoint[]>;
   /** Inserts outbox rows, skipping any that exist (one delivery per event and endpoint). */
@@ -85,10 +90,17 @@ export async function runIngest(ops: IngestOps, input: IngestBatch): Promise<Ing
   }
 
   // 2. Correlate: our id from the provider's metadata first, then the provider's message id and recipient.
-  const { resolve, created } = await correlate(ops, batch, fresh);
+  const { resolve, created, homes } = await correlate(ops, batch, fresh);
 
-  // 3. Insert the new events; in a race on PostgreSQL another transaction may have stored some first.
-  const rows = fresh.map((event) => newEventRow(batch, event, newId('evt', batch.receivedAt), resolve(event)));
+  // 3. Insert the new events; in a race on PostgreSQL another transaction may have stored some first. A first-party
+  //    hit is stored under its message's integration.
+  const firstParty = batch.origin === 'first-party';
+  const rows = fresh.map((event) => {
+    const messageId = resolve(event);
+    const row = newEventRow(batch, event, newId('evt', batch.receivedAt), messageId);
+    if (firstParty && messageId !== null) row.integration_id = homes.get(messageId) ?? integrationId;
+    return row;
+  });
   const inserted = await ops.insertEvents(rows);
   const raced = rows.filter((row) => !inserted.has(row.dedupe_key)).map((row) => row.dedupe_key);
   if (raced.length > 0) for (const row of await ops.findEvents(integrationId, raced)) known.set(row.dedupe_key, row);
@@ -113,10 +125,15 @@ export async function runIngest(ops: IngestOps, input: IngestBatch): Promise<Ing
     // PostgreSQL): run the whole batch again, so its events go to the message that remains.
     throw Object.assign(new Error('a message was merged during ingest'), { code: RETRY_TRANSACTION });
   }
+  if (firstParty && locked.some((row) => (row.integration_id ?? integrationId) !== homes.get(row.id))) {
+    // A registration moved a message to its own integration while this batch waited (PostgreSQL): run it again.
+    throw Object.assign(new Error('a message changed integration during ingest'), { code: RETRY_TRANSACTION });
+  }
   current.push(...locked);
+  const revised = await reviseVerdicts(ops, environmentId, current, byMessage, insertedRows);
   const messages = new Map<string, MessageRow>();
   for (const row of current) {
-    const state = mergeMessageState(stateFromRow(row), byMessage.get(row.id)!.map(stateEventFromRow));
+    const state = revised.get(row.id) ?? mergeMessageState(stateFromRow(row), byMessage.get(row.id)!.map(stateEventFromRow));
     // The row is ours (just read, or created by this batch): update it in place rather than copy 35 columns.
     Object.assign(row, stateToColumns(state));
     row.updated_at = Math.max(receivedAt, Number(row.updated_at));
@@ -147,6 +164,45 @@ export async function runIngest(ops: IngestOps, input: IngestBatch): Promise<Ing
     const message = first && batch.withMessages !== false && row.message_id ? (messages.get(row.message_id) ?? null) : null;
     return { row, duplicate: !first, message };
   });
+}
+
+/**
+ * Messages whose first-party hits these new events can reclassify (see hit-verdicts.ts) get their hits' verdicts
+ * worked out again from every stored event, and their state reduced from all of them; the others merge the new
+ * events only. Runs under the messages' locks, after this batch's events are inserted, so a concurrent batch that
+ * adds to the same message sees this one's events once it gets the lock.
+ */
+async function reviseVerdicts(
+  ops: IngestOps,
+  environmentId: string,
+  messages: MessageRow[],
+  added: Map<string, EventRow[]>,
+  insertedRows: EventRow[],
+): Promise<Map<string, MessageState>> {
+  const states = new Map<string, MessageState>();
+  const targets = messages.filter((row) => changesVerdicts(row, added.get(row.id)!));
+  if (targets.length === 0) return states;
+  const byMessage = new Map<string, EventRow[]>();
+  for (const row of await ops.findMessageEvents(environmentId, targets.map((message) => message.id))) {
+    const list = byMessage.get(row.message_id!);
+    if (list) list.push(row);
+    else byMessage.set(row.message_id!, [row]);
+  }
+  const changed: EventRow[] = [];
+  for (const message of targets) {
+    const events = byMessage.get(message.id) ?? [];
+    changed.push(...(reviseHitVerdicts(events, message) as EventRow[]));
+    states.set(message.id, reduceMessageState(events.map(stateEventFromRow)));
+  }
+  if (changed.length === 0) return states;
+  await ops.updateVerdicts(changed);
+  // The rows this batch returns carry their final verdicts.
+  const fresh = new Map(insertedRows.map((row) => [row.id, row]));
+  for (const row of changed) {
+    const own = fresh.get(row.id);
+    if (own) Object.assign(own, { machine: row.machine, machine_kind: row.machine_kind, machine_reason: row.machine_reason });
+  }
+  return states;
 }
 
 /** The API objects of ingest records. Messages are converted once each, however many events they got. */
@@ -234,7 +290,9 @@ export function newEventRow(batch: IngestBatch, event: ParsedEvent, id: string, 
     user_agent: event.userAgent ?? null,
     ip: event.ip ?? null,
     machine: event.machine ? 1 : 0,
+    machine_kind: event.machineKind ?? null,
     machine_reason: event.machineReason ?? null,
+    origin: batch.origin ?? 'provider',
     echo: event.echo ? 1 : 0,
     raw: event.raw,
   };

@@ -2,6 +2,8 @@ import { Migrator, sql, type Kysely, type Transaction } from 'kysely';
 import type { NormalizedEvent } from '../core/event.js';
 import { newId } from '../core/ids.js';
 import { reduceMessageState } from '../core/message-state.js';
+import { DEFAULT_STATUS_MAPPING } from '../core/status-mapping.js';
+import { FIRST_PARTY_PROVIDER, reviseHitVerdicts } from './hit-verdicts.js';
 import { decodeCursor, keysetPage } from './cursor.js';
 import { migrations, type Dialect } from './migrations.js';
 import { deliveryFromRow, endpointFromRow, endpointToRow, eventFromRow, integrationFromRow, integrationToRow, messageFromRow, stateEventFromRow, stateToColumns } from './rows.js';
@@ -208,8 +210,10 @@ export class KyselyStore implements Store {
 
       const sameMessage = (row: MessageRow) =>
         row.integration_id === input.integrationId && row.provider_message_id === providerMessageId && row.recipient === input.recipient;
+      // A message a first-party hit created (instrumented, never registered) is taken over by its registration, as
+      // a provider-created one is: it moves to the registration's integration with its hits (see firstParty below).
       // A patch (PATCH /v1/messages/:id) goes through here to merge what arrived for its new provider id.
-      if (byId && !input.patch && (byId.origin === 'api' || byId.integration_id !== input.integrationId)) {
+      if (byId && !input.patch && (byId.origin === 'api' || (byId.origin !== 'first-party' && byId.integration_id !== input.integrationId))) {
         return sameMessage(byId) ? { outcome: 'unchanged', message: messageFromRow(byId) } : { outcome: 'conflict', reason: `message ${input.id} is already registered` };
       }
       if (byProviderKey?.origin === 'api' && !(input.patch && byProviderKey.id === input.id)) {
@@ -232,13 +236,27 @@ export class KyselyStore implements Store {
         await trx.deleteFrom('message_tags').where('environment_id', '=', input.environmentId).where('message_id', '=', absorbed.id).execute();
         await trx.deleteFrom('messages').where('environment_id', '=', input.environmentId).where('id', '=', absorbed.id).execute();
       }
+      if (target && target.origin === 'first-party' && target.integration_id !== input.integrationId) {
+        // A hit is stored under its message's integration; dedupe keys of hits are unique ids, so none collides.
+        await trx
+          .updateTable('events')
+          .set({ integration_id: input.integrationId })
+          .where('environment_id', '=', input.environmentId)
+          .where('message_id', '=', id)
+          .where('origin', '=', 'first-party')
+          .execute();
+      }
       const events = await trx
         .selectFrom('events')
-        .select(['id', 'status', 'occurred_at', 'machine', 'echo', 'bounce_type', 'reason'])
+        .select(['id', 'status', 'occurred_at', 'machine', 'machine_kind', 'machine_reason', 'echo', 'origin', 'bounce_type', 'reason', 'raw', 'user_agent'])
         .where('environment_id', '=', input.environmentId)
         .where('message_id', '=', id)
         .where('ignored', '=', 0)
         .execute();
+      // Merged events (a provider's delivered, hits) change the context of the hits: their verdicts are worked out again.
+      for (const row of reviseHitVerdicts(events, { origin: 'api', created_at: target ? Number(target.created_at) : now })) {
+        await trx.updateTable('events').set({ machine: row.machine, machine_kind: row.machine_kind, machine_reason: row.machine_reason }).where('id', '=', row.id).execute();
+      }
       const tags = [...new Set(input.tags ?? [])];
       const fields = {
         integration_id: input.integrationId,
@@ -362,6 +380,37 @@ export class KyselyStore implements Store {
 
   ingest(batch: IngestBatch): Promise<IngestResult[]> {
     return this.options.ingest(batch);
+  }
+
+  async firstPartyIntegration(environmentId: string, now: number): Promise<Integration | null> {
+    const find = () => this.db.selectFrom('integrations').selectAll().where('environment_id', '=', environmentId).where('provider', '=', FIRST_PARTY_PROVIDER).executeTakeFirst();
+    let row = await find();
+    if (!row) {
+      if (!(await this.getEnvironment(environmentId))) return null;
+      // Two first hits at once both insert; the partial unique index (migration 0008) keeps one, the other reads it.
+      await this.db
+        .insertInto('integrations')
+        .values(
+          integrationToRow({
+            id: newId('int', now),
+            environmentId,
+            provider: FIRST_PARTY_PROVIDER,
+            name: 'Mailtrail first-party tracking',
+            activityTracking: true,
+            allowUnsigned: false,
+            signingKeyEnc: null,
+            credentialsEnc: null,
+            settings: {},
+            statusMapping: DEFAULT_STATUS_MAPPING,
+            createdAt: now,
+            updatedAt: now,
+          }),
+        )
+        .onConflict((conflict) => conflict.doNothing())
+        .execute();
+      row = await find();
+    }
+    return row ? integrationFromRow(row) : null;
   }
 
   claimIdempotencyKey(input: { environmentId: string; integrationId: string; key: string; bodyHash: string; now: number }): Promise<IdempotencyClaim> {

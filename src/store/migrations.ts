@@ -318,6 +318,33 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    // First-party tracking (issue 10). Events say who observed them (`origin`: every event stored before came from a
+    // provider) and, for Mailtrail's own hits, what kind of machine made them. Messages keep their first human open
+    // and click (recomputed here from the events stored before, whose machine flags came from providers) and how
+    // many first-party hits they have. Each environment gets at most one built-in first-party integration (provider
+    // `mailtrail`), made on its first hit for a message it has never seen; the partial index keeps two concurrent
+    // first hits from making two.
+    '0008_first_party_hits': {
+      async up(db: Kysely<any>) {
+        await db.schema.alterTable('events').addColumn('origin', 'text', (column) => column.notNull().defaultTo('provider')).execute();
+        await db.schema.alterTable('events').addColumn('machine_kind', 'text').execute();
+        await db.schema.alterTable('messages').addColumn('first_human_opened_at', time).execute();
+        await db.schema.alterTable('messages').addColumn('first_human_clicked_at', time).execute();
+        await db.schema.alterTable('messages').addColumn('first_party_hits', 'integer', (column) => column.notNull().defaultTo(0)).execute();
+        const firstHuman = (status: 'opened' | 'clicked') =>
+          sql`(select min(e.occurred_at) from events as e where e.environment_id = messages.environment_id and e.message_id = messages.id
+                and e.status = ${sql.lit(status)} and e.ignored = 0 and e.machine = 0)`;
+        await db.updateTable('messages').set({ first_human_opened_at: firstHuman('opened') }).where('human_opens', '>', 0).execute();
+        await db.updateTable('messages').set({ first_human_clicked_at: firstHuman('clicked') }).where('human_clicks', '>', 0).execute();
+        await db.schema
+          .createIndex('integrations_first_party')
+          .on('integrations')
+          .column('environment_id')
+          .unique()
+          .where(sql.ref('provider'), '=', sql.lit('mailtrail'))
+          .execute();
+      },
+    },
     // An environment's own defaults for first-party tracking (PATCH /v1/environment): JSON of the switches it set,
     // null for none, so every environment made before keeps the server's defaults.
     '0009_environment_tracking': {

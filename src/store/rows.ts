@@ -1,4 +1,4 @@
-import type { NormalizedEvent } from '../core/event.js';
+import type { EventOrigin, MachineKind, NormalizedEvent } from '../core/event.js';
 import { DEFAULT_STATUS_MAPPING, isStatusMapping } from '../core/status-mapping.js';
 import { EMPTY_STATE, type MessageState, type StateEvent } from '../core/message-state.js';
 import type { BounceType, DeliveryStatus, Status } from '../core/vocabulary.js';
@@ -93,6 +93,9 @@ export function stateFromRow(row: MessageRow): MessageState {
     lastOpenedAt: nullableNumber(row.last_opened_at),
     firstClickedAt: nullableNumber(row.first_clicked_at),
     lastClickedAt: nullableNumber(row.last_clicked_at),
+    firstHumanOpenAt: nullableNumber(row.first_human_opened_at),
+    firstHumanClickAt: nullableNumber(row.first_human_clicked_at),
+    firstPartyHits: Number(row.first_party_hits),
     complained: row.complained_at !== null,
     complainedAt: nullableNumber(row.complained_at),
     unsubscribed: row.unsubscribed_at !== null,
@@ -124,6 +127,9 @@ export function stateToColumns(state: MessageState): Pick<
   | 'last_opened_at'
   | 'first_clicked_at'
   | 'last_clicked_at'
+  | 'first_human_opened_at'
+  | 'first_human_clicked_at'
+  | 'first_party_hits'
   | 'complained_at'
   | 'unsubscribed_at'
   | 'first_event_at'
@@ -149,6 +155,9 @@ export function stateToColumns(state: MessageState): Pick<
     last_opened_at: state.lastOpenedAt,
     first_clicked_at: state.firstClickedAt,
     last_clicked_at: state.lastClickedAt,
+    first_human_opened_at: state.firstHumanOpenAt,
+    first_human_clicked_at: state.firstHumanClickAt,
+    first_party_hits: state.firstPartyHits,
     complained_at: state.complainedAt,
     unsubscribed_at: state.unsubscribedAt,
     first_event_at: state.firstEventAt,
@@ -163,6 +172,7 @@ export function eventFromRow(row: EventRow): NormalizedEvent {
     environmentId: row.environment_id,
     integrationId: row.integration_id,
     provider: row.provider,
+    origin: row.origin as EventOrigin,
     messageId: row.message_id,
     status: row.status as Status | null,
     nativeType: row.native_type,
@@ -179,6 +189,7 @@ export function eventFromRow(row: EventRow): NormalizedEvent {
     userAgent: row.user_agent ?? undefined,
     ip: row.ip ?? undefined,
     machine: Boolean(row.machine),
+    machineKind: (row.machine_kind as MachineKind | null) ?? undefined,
     machineReason: row.machine_reason ?? undefined,
     ...(row.echo ? { echo: true } : {}),
     raw: row.raw,
@@ -186,14 +197,18 @@ export function eventFromRow(row: EventRow): NormalizedEvent {
 }
 
 
+/** The event columns the state reducer reads. */
+export type StateEventRow = Pick<EventRow, 'id' | 'status' | 'occurred_at' | 'machine' | 'echo' | 'origin' | 'bounce_type' | 'reason'>;
+
 /** What the state reducer needs of a stored event. */
-export function stateEventFromRow(row: Pick<EventRow, 'id' | 'status' | 'occurred_at' | 'machine' | 'echo' | 'bounce_type' | 'reason'>): StateEvent {
+export function stateEventFromRow(row: StateEventRow): StateEvent {
   return {
     id: row.id,
     status: row.status as Status | null,
     occurredAt: Number(row.occurred_at),
     machine: Boolean(row.machine),
     echo: Boolean(row.echo),
+    firstParty: row.origin === 'first-party',
     bounceType: row.bounce_type as BounceType | null,
     reason: row.reason,
   };

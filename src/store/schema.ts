@@ -88,6 +88,10 @@ export interface MessageTable {
   last_opened_at: number | null;
   first_clicked_at: number | null;
   last_clicked_at: number | null;
+  first_human_opened_at: number | null;
+  first_human_clicked_at: number | null;
+  /** First-party opens and clicks (MessageState.firstPartyHits): a message with none is never reclassified. */
+  first_party_hits: number;
   complained_at: number | null;
   unsubscribed_at: number | null;
   first_event_at: number | null;
@@ -122,7 +126,11 @@ export interface EventTable {
   user_agent: string | null;
   ip: string | null;
   machine: number;
+  /** The classifier's kind for a first-party hit (apple-mpp, link-scanner, …); null for provider events. */
+  machine_kind: string | null;
   machine_reason: string | null;
+  /** `provider` (a webhook) or `first-party` (Mailtrail's own pixel, links and unsubscribe URL). */
+  origin: string;
   /** 1 for an open the provider also reports under another type (ParsedEvent.echo). */
   echo: number;
   raw: string;

@@ -1,4 +1,4 @@
-import type { NormalizedEvent, ParsedEvent } from '../core/event.js';
+import type { EventOrigin, NormalizedEvent, ParsedEvent } from '../core/event.js';
 import type { MessageState } from '../core/message-state.js';
 import type { StatusMapping } from '../core/status-mapping.js';
 import type { Status } from '../core/vocabulary.js';
@@ -154,7 +154,11 @@ export interface DeliveryOutcome {
 /** `new`: first use; `retry`: the same nonce with the same body again; `replay`: the same nonce with another body. */
 export type NonceClaim = 'new' | 'retry' | 'replay';
 
-export type MessageOrigin = 'api' | 'provider';
+/**
+ * How a message became known: registered through the API, created by a provider's event, or created by a
+ * first-party hit (a message instrumented by `instrument()` and never registered).
+ */
+export type MessageOrigin = 'api' | 'provider' | 'first-party';
 
 export interface Message {
   id: string;
@@ -240,6 +244,13 @@ export interface IngestBatch {
   provider: string;
   receivedAt: number;
   events: ParsedEvent[];
+  /**
+   * `first-party`: hits of Mailtrail's own pixel, links and unsubscribe URL. Their `mailtrailId` comes from an
+   * authenticated token, so it is followed to the message in whichever integration holds it, and each event is
+   * stored under that message's integration; `integrationId` (the environment's first-party integration) is where a
+   * message never seen is created, with origin `first-party`. Default `provider`.
+   */
+  origin?: EventOrigin | undefined;
   /** Set to false when nobody needs each result's message: the results then skip building it. */
   withMessages?: boolean | undefined;
 }
@@ -291,6 +302,11 @@ export interface Store {
 
   /** Stores a batch in one transaction: dedupe, correlate, insert, update message state. */
   ingest(batch: IngestBatch): Promise<IngestResult[]>;
+  /**
+   * The environment's built-in first-party integration (provider `mailtrail`), created on first need: one per
+   * environment, even when concurrent callers ask at once. Null when the environment does not exist.
+   */
+  firstPartyIntegration(environmentId: string, now: number): Promise<Integration | null>;
 
   claimIdempotencyKey(input: { environmentId: string; integrationId: string; key: string; bodyHash: string; now: number }): Promise<IdempotencyClaim>;
   /**

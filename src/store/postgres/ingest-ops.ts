@@ -3,7 +3,7 @@ import type { IngestOps, MessageKey, ProviderKey, SubscribedEndpoint } from '../
 import { STATE_COLUMNS } from '../rows.js';
 import type { Database, DeliveryRow, EventRow, MessageRow } from '../schema.js';
 
-// PostgreSQL allows 65535 bound parameters per statement; an event row has 23 columns.
+// PostgreSQL allows 65535 bound parameters per statement; an event row has 25 columns.
 const ROWS_PER_INSERT = 400;
 const KEYS_PER_LOOKUP = 500;
 
@@ -102,6 +102,21 @@ export class PostgresIngestOps implements IngestOps {
       for (const row of returned) inserted.add(row.dedupe_key);
     }
     return inserted;
+  }
+
+  async findMessageEvents(environmentId: string, messageIds: string[]): Promise<EventRow[]> {
+    const rows: EventRow[] = [];
+    for (const part of chunks(messageIds, KEYS_PER_LOOKUP)) {
+      rows.push(...(await this.db.selectFrom('events').selectAll().where('environment_id', '=', environmentId).where('message_id', 'in', part).where('ignored', '=', 0).execute()));
+    }
+    return rows;
+  }
+
+  async updateVerdicts(rows: Pick<EventRow, 'id' | 'machine' | 'machine_kind' | 'machine_reason'>[]): Promise<void> {
+    // Few per batch (a hit joining a burst, a delivered event arriving after hits): one statement each.
+    for (const row of rows) {
+      await this.db.updateTable('events').set({ machine: row.machine, machine_kind: row.machine_kind, machine_reason: row.machine_reason }).where('id', '=', row.id).execute();
+    }
   }
 
   async findEndpoints(environmentId: string): Promise<SubscribedEndpoint[]> {

@@ -6,6 +6,7 @@ import { STATE_COLUMNS } from '../rows.js';
 const EVENT_COLUMNS: (keyof EventRow)[] = [
   'id', 'environment_id', 'integration_id', 'message_id', 'provider', 'status', 'native_type', 'ignored', 'occurred_at', 'received_at',
   'provider_message_id', 'recipient', 'dedupe_key', 'bounce_type', 'reason', 'attempts', 'url', 'user_agent', 'ip', 'machine', 'machine_reason', 'echo', 'raw',
+  'machine_kind', 'origin',
 ];
 const DELIVERY_COLUMNS: (keyof DeliveryRow)[] = [
   'id', 'environment_id', 'endpoint_id', 'event_id', 'message_id', 'event_type', 'status', 'attempts', 'next_attempt_at', 'lease_until',
@@ -34,7 +35,9 @@ export class SqliteIngestOps implements IngestOps {
     | 'insertEvent'
     | 'saveState'
     | 'findEndpoints'
-    | 'insertDelivery',
+    | 'insertDelivery'
+    | 'messageEvents'
+    | 'updateVerdict',
     Statement
   >;
 
@@ -58,6 +61,8 @@ export class SqliteIngestOps implements IngestOps {
         `insert into events (${EVENT_COLUMNS.join(', ')}) values (${EVENT_COLUMNS.map(() => '?').join(', ')}) ` +
           'on conflict (integration_id, dedupe_key) do nothing',
       ),
+      messageEvents: database.prepare('select * from events where environment_id = ? and message_id = ? and ignored = 0'),
+      updateVerdict: database.prepare('update events set machine = ?, machine_kind = ?, machine_reason = ? where id = ?'),
       findEndpoints: database.prepare('select id, event_types from webhook_endpoints where environment_id = ? and enabled = 1'),
       insertDelivery: database.prepare(
         `insert into deliveries (${DELIVERY_COLUMNS.join(', ')}) values (${DELIVERY_COLUMNS.map(() => '?').join(', ')}) on conflict (endpoint_id, event_id) do nothing`,
@@ -151,10 +156,19 @@ export class SqliteIngestOps implements IngestOps {
         row.id, row.environment_id, row.integration_id, row.message_id, row.provider, row.status, row.native_type, row.ignored,
         row.occurred_at, row.received_at, row.provider_message_id, row.recipient, row.dedupe_key, row.bounce_type, row.reason,
         row.attempts, row.url, row.user_agent, row.ip, row.machine, row.machine_reason, row.echo, row.raw,
+        row.machine_kind, row.origin,
       );
       if (result.changes > 0) inserted.add(row.dedupe_key);
     }
     return inserted;
+  }
+
+  async findMessageEvents(environmentId: string, messageIds: string[]): Promise<EventRow[]> {
+    return messageIds.flatMap((id) => this.statements.messageEvents.all(environmentId, id) as EventRow[]);
+  }
+
+  async updateVerdicts(rows: Pick<EventRow, 'id' | 'machine' | 'machine_kind' | 'machine_reason'>[]): Promise<void> {
+    for (const row of rows) this.statements.updateVerdict.run(row.machine, row.machine_kind, row.machine_reason, row.id);
   }
 
   async findEndpoints(environmentId: string): Promise<SubscribedEndpoint[]> {
