@@ -68,6 +68,20 @@ for (const dialect of DIALECTS) {
       expect(message.state).toMatchObject({ opens: 1, clicks: 2 });
     });
 
+    it('records a hit served through the bare fetch handler, which knows no peer address and believes no header', async () => {
+      const { pixel, clicks } = await register(server, 'msg-fetch-handler');
+      const forwarded = { 'x-forwarded-for': '203.0.113.7' };
+      expect((await server.mailtrail.fetch(new Request(pixel, { headers: forwarded }))).status).toBe(200);
+      const redirect = await server.mailtrail.fetch(new Request(clicks[0]!, { headers: forwarded }));
+      expect(redirect.status).toBe(302);
+      expect(redirect.headers.get('location')).toBe('https://shop.example.com/orders/42?a=1&b=2');
+      const stored = await events(server, 'msg-fetch-handler');
+      expect(stored.map((event) => [event.status, event.ip]).sort()).toEqual([
+        ['clicked', null],
+        ['opened', null],
+      ]);
+    });
+
     it('believes X-Forwarded-For only from a trusted proxy, and stores the address as configured', async () => {
       const viaProxy = await register(proxied, 'msg-proxied');
       await fetch(local(proxied, viaProxy.pixel), { headers: { 'x-forwarded-for': '198.51.100.23, 203.0.113.7' } });
