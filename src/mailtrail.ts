@@ -4,7 +4,7 @@ import type { OpenAPIHono } from '@hono/zod-openapi';
 import { newId } from './core/ids.js';
 import { MailtrailError } from './core/errors.js';
 import { createApp } from './http/app.js';
-import { serveNode } from './http/node-server.js';
+import { answeringBeforeBody, serveNode } from './http/node-server.js';
 import type { AppContext, AppEnv } from './http/context.js';
 import { EventBus, type EmailEventHandler, type EmailEventType } from './ingest/emitter.js';
 import { createHitRecorder } from './ingest/hits.js';
@@ -256,6 +256,8 @@ export class Mailtrail {
       defaultEnvironment: this.defaultEnvironment,
     };
     this.app = createApp(context);
+    this.handler = this.nodeHandler();
+    this.fastifyPlugin = createFastifyPlugin(this.handler);
     // Idempotency keys and nonces are only needed for a day: dropped hourly, whoever runs Mailtrail (the CLI or an app).
     this.maintenance = setInterval(() => void this.prune(), HOUR);
     this.maintenance.unref();
@@ -284,14 +286,14 @@ export class Mailtrail {
    * createServer(mailtrail.handler).listen(3000);
    * ```
    */
-  readonly handler: NodeHandler = createNodeHandler((request, env) => this.app.fetch(request, env));
+  readonly handler: NodeHandler;
 
   /**
    * A `node:http` request listener serving the app under `prefix`: `/api/v1/messages` is `/v1/messages`; paths
    * outside the prefix get Mailtrail's 404.
    */
   nodeHandler(options: { prefix?: string | undefined } = {}): NodeHandler {
-    return createNodeHandler((request, env) => this.app.fetch(request, env), options);
+    return createNodeHandler(answeringBeforeBody((request, env) => this.app.fetch(request, env), this.bodyLimit), options);
   }
 
   /**
@@ -320,7 +322,7 @@ export class Mailtrail {
    * await fastify.register(mailtrail.fastifyPlugin, { prefix: '/api' });
    * ```
    */
-  readonly fastifyPlugin: FastifyPlugin = createFastifyPlugin(this.handler);
+  readonly fastifyPlugin: FastifyPlugin;
 
   /**
    * A message's tracked form, made here without a round trip or any database access: its links go through

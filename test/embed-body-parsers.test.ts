@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,6 +15,8 @@ import type { TestStore } from './helpers/stores.js';
 const MANDRILL_KEY = 'mandrill-webhook-key-0123456789';
 
 type Setup = (app: express.Express) => void;
+/** Express 4 (body-parser 1, which marks a request it has read with `_body`), installed beside Express 5. */
+const express4 = createRequire(import.meta.url)('express4') as typeof express;
 
 let svixCounter = 0;
 function resendOpened(emailId: string): { body: string; headers: Record<string, string> } {
@@ -38,8 +41,8 @@ describe('Express with body parsers mounted before Mailtrail', () => {
     await storage.cleanup();
   });
 
-  async function start(setup: Setup): Promise<string> {
-    const app = express();
+  async function start(setup: Setup, framework = express): Promise<string> {
+    const app = framework();
     setup(app);
     app.use('/api', mailtrail.middleware());
     const server = createServer(app);
@@ -67,6 +70,22 @@ describe('Express with body parsers mounted before Mailtrail', () => {
     const feed = await fetch(`${base}/api/v1/messages?providerMessageId=re_consumed`, { headers: { authorization: `ApiKey ${apiKey}` } });
     expect(feed.status).toBe(200);
     expect(((await feed.json()) as { data: unknown[] }).data).toEqual([]);
+  });
+
+  it('Express 4: express.json() first is refused the same way, and works with req.rawBody kept', async () => {
+    const consumed = await start((app) => app.use(express4.json()), express4);
+    const signed = resendOpened('re_express4');
+    expect(await post(`${consumed}/api/track/webhook/resend`, signed.headers, signed.body)).toMatchObject({ status: 500, body: { error: { code: 'MT_ERR_BODY_CONSUMED' } } });
+    const kept = await start((app) => {
+      app.use(
+        express4.json({
+          verify: (req, _res, buffer) => {
+            (req as IncomingMessage & { rawBody?: Buffer }).rawBody = buffer;
+          },
+        }),
+      );
+    }, express4);
+    expect(await post(`${kept}/api/track/webhook/resend`, signed.headers, signed.body)).toMatchObject({ status: 200, body: [{ event: { externalId: 're_express4' } }] });
   });
 
   it('express.urlencoded() first: a Mandrill form is refused the same way', async () => {

@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:http';
+import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import connect from 'connect';
@@ -42,17 +43,22 @@ function resendDelivered(emailId: string, to = 'ana@example.com'): { body: strin
   return { body, headers: signResend(body, `msg_svix_mount_${++svixCounter}`) };
 }
 
+/** Express 4, installed beside Express 5 under another name; its API is the same for what is used here. */
+const express4 = createRequire(import.meta.url)('express4') as typeof express;
+
+/** An Express app with Mailtrail under /api; the host's own JSON route, after Mailtrail, keeps its parser. */
+function expressMount(framework: typeof express): (mailtrail: Mailtrail) => Promise<Mounted> {
+  return (mailtrail) => {
+    const app = framework();
+    app.use('/api', mailtrail.middleware());
+    app.post('/echo', framework.json(), (req, res) => void res.json(req.body));
+    return listening(createServer(app));
+  };
+}
+
 const MOUNTS: [string, (mailtrail: Mailtrail) => Promise<Mounted>][] = [
-  [
-    'Express 5',
-    (mailtrail) => {
-      const app = express();
-      app.use('/api', mailtrail.middleware());
-      // the host's own JSON routes, after Mailtrail, keep their parser
-      app.post('/echo', express.json(), (req, res) => void res.json(req.body));
-      return listening(createServer(app));
-    },
-  ],
+  ['Express 4', expressMount(express4)],
+  ['Express 5', expressMount(express)],
   [
     'connect',
     (mailtrail) => {

@@ -1,5 +1,7 @@
 import { connect } from 'node:net';
+import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CHUNK, parseResponse, postOversized } from './helpers/oversized.js';
 import { sendgridBatch, sendgridKeys, signSendgrid, startServer, type TestServer } from './helpers/server.js';
 
 // The 413 for a body over MAILTRAIL_BODY_LIMIT must reach a sender that is still writing that body: a provider
@@ -14,73 +16,6 @@ const LIMIT = 1024 * 1024;
  */
 const STILL_ON_ITS_WAY = 6 * 1024 * 1024;
 const TRIES = 50;
-const CHUNK = 64 * 1024;
-
-interface Outcome {
-  status: number | null;
-  body: string;
-  /** Why no complete response was read: a socket error code, or a premature close. */
-  failure: string | null;
-}
-
-/**
- * Posts `size` bytes over a raw socket as fast as the kernel takes them (the next chunk goes as soon as the last is
- * handed over), and looks at the response once the whole body is written, as a client that sends its whole request
- * before it reads the answer does: a reset while it is still writing loses the answer.
- */
-function postOversized(url: string, path: string, headers: Record<string, string>, size: number, framing: 'length' | 'chunked'): Promise<Outcome> {
-  const { hostname, port } = new URL(url);
-  const head = [
-    `POST ${path} HTTP/1.1`,
-    `host: ${hostname}:${port}`,
-    ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`),
-    framing === 'length' ? `content-length: ${size}` : 'transfer-encoding: chunked',
-    '',
-    '',
-  ].join('\r\n');
-  const filler = Buffer.alloc(CHUNK, 'x');
-  return new Promise((resolve) => {
-    const socket = connect(Number(port), hostname);
-    let received = Buffer.alloc(0);
-    let written = false;
-    let settled = false;
-    const settle = (outcome: Outcome) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      socket.destroy();
-      resolve(outcome);
-    };
-    const settleIfAnswered = () => {
-      const response = parseResponse(received);
-      if (written && response) settle({ ...response, failure: null });
-    };
-    const timer = setTimeout(() => settle({ status: null, body: '', failure: 'no response within 10 s' }), 10_000);
-    let sent = 0;
-    const pump = () => {
-      while (sent < size) {
-        const chunk = filler.subarray(0, Math.min(CHUNK, size - sent));
-        sent += chunk.length;
-        const framed = framing === 'length' ? chunk : Buffer.concat([Buffer.from(`${chunk.length.toString(16)}\r\n`), chunk, Buffer.from('\r\n')]);
-        if (!socket.write(framed)) return void socket.once('drain', pump);
-      }
-      socket.write(framing === 'length' ? '' : '0\r\n\r\n', () => {
-        written = true;
-        settleIfAnswered();
-      });
-    };
-    socket.on('connect', () => {
-      socket.write(head);
-      pump();
-    });
-    socket.on('data', (data: Buffer) => {
-      received = Buffer.concat([received, data]);
-      settleIfAnswered();
-    });
-    socket.on('error', (error: NodeJS.ErrnoException) => settle({ status: null, body: '', failure: `${error.code ?? error.message} after ${sent} bytes` }));
-    socket.on('close', () => settle({ status: null, body: '', failure: `closed before a complete response, after ${sent} bytes` }));
-  });
-}
 
 /**
  * Opens a request that declares `declared` (a Content-Length, or chunked when null), writes `size` bytes of body as
@@ -113,16 +48,6 @@ function sendUntilClosed(url: string, path: string, headers: Record<string, stri
     socket.on('error', () => undefined);
     socket.on('close', () => resolve({ status: parseResponse(received)?.status ?? null, sent, closedAfterMs: performance.now() - started }));
   });
-}
-
-/** A complete HTTP/1.1 response with a Content-Length body, or null while more is needed. */
-function parseResponse(bytes: Buffer): { status: number; body: string } | null {
-  const end = bytes.indexOf('\r\n\r\n');
-  if (end < 0) return null;
-  const head = bytes.subarray(0, end).toString('latin1');
-  const length = Number(/\r\ncontent-length:\s*(\d+)/i.exec(head)?.[1] ?? NaN);
-  if (!Number.isFinite(length) || bytes.length < end + 4 + length) return null;
-  return { status: Number(head.split(' ')[1]), body: bytes.subarray(end + 4, end + 4 + length).toString('utf8') };
 }
 
 describe('a body over the limit', () => {
@@ -184,5 +109,40 @@ describe('a body over the limit', () => {
     expect(stalled.status).toBe(413);
     expect(stalled.closedAfterMs).toBeGreaterThan(4_500);
     expect(stalled.closedAfterMs).toBeLessThan(7_000);
+  });
+});
+
+describe('a sender that goes away mid-body', () => {
+  // Node reports the abort as ECONNRESET, the code of a lost database connection too: it was answered 503
+  // "database not reachable" and logged as a warning.
+  it('is no server fault: no warning or error logged, no 5xx counted, and the server goes on', async () => {
+    const logs: { level: number; msg: string }[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line)) });
+    const server = await startServer('sqlite', { logger });
+    try {
+      const keys = sendgridKeys();
+      const created = await server.api('/v1/integrations', { body: { providerId: 'sendgrid', name: 'SendGrid', signingKey: keys.publicKeyBase64 } });
+      const { hostname, port } = new URL(server.url);
+      const targets = [new URL(created.body.inboundWebhookUrl).pathname, '/v1/integrations'];
+      for (const target of targets) {
+        await new Promise<void>((resolve) => {
+          const socket = connect(Number(port), hostname, () => {
+            const headers = { ...signSendgrid(keys.privateKey, '[]'), authorization: `ApiKey ${server.apiKey}` };
+            socket.write([`POST ${target} HTTP/1.1`, `host: ${hostname}:${port}`, ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`), 'content-length: 100000', '', '{"half":'].join('\r\n'));
+            setTimeout(() => socket.destroy(), 100);
+          });
+          socket.on('close', () => resolve());
+          socket.on('error', () => undefined);
+        });
+      }
+      // the server has seen both closes once a later request is answered
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect((await server.api('/v1/integrations')).status).toBe(200);
+      expect(logs.filter((line) => line.level >= 40)).toEqual([]);
+      const metrics = await (await fetch(`${server.url}/metrics`)).text();
+      expect(metrics).not.toMatch(/mailtrail_http_request_duration_seconds_count\{[^}]*status="5\d\d"/);
+    } finally {
+      await server.stop();
+    }
   });
 });

@@ -2,7 +2,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { getRequestListener, type HttpBindings } from '@hono/node-server';
 import { exposeKeptBody } from './raw-body.js';
 
-/** A web-standard handler that also takes the Node request and response (Hono's `app.fetch`). */
+/**
+ * A web-standard handler that also takes the Node request and response (Hono's `app.fetch`), and writes an answer
+ * given before its request's body has arrived itself (`answeringBeforeBody`).
+ */
 export type NodeFetch = (request: Request, env: HttpBindings) => Response | Promise<Response>;
 
 /** A `node:http` request listener that can also be mounted as a connect-style middleware. */
@@ -16,7 +19,9 @@ export type NodeHandler = (req: IncomingMessage, res: ServerResponse, next?: (er
  * parser of the host has already read is served from what it kept (see raw-body.ts).
  */
 export function createNodeHandler(fetch: NodeFetch, options: { prefix?: string | undefined } = {}): NodeHandler {
-  const listener = getRequestListener((request, env) => fetch(request, env as HttpBindings), { overrideGlobalObjects: false });
+  // `fetch` writes an answer given before the body has arrived itself (http/node-server.ts), so the listener's own
+  // clean-up, which destroys the socket half a second later, is off.
+  const listener = getRequestListener((request, env) => fetch(request, env as HttpBindings), { overrideGlobalObjects: false, autoCleanupIncoming: false });
   const prefix = normalizePrefix(options.prefix);
   return (req, res, next) => {
     if (prefix) req.url = stripPrefix(req.url ?? '/', prefix);

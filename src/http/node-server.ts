@@ -19,15 +19,10 @@ type Fetch = (request: Request, env: HttpBindings) => Response | Promise<Respons
 
 /** Serves `fetch` on a Node HTTP server, so that an answer given before its request's body has arrived reaches the sender. */
 export function serveNode(fetch: Fetch, options: NodeServerOptions, onListening: (info: AddressInfo) => void): ServerType {
+  const answering = answeringBeforeBody(fetch, options.bodyLimit);
   return serve(
     {
-      fetch: async (request, env) => {
-        const { incoming, outgoing } = env as HttpBindings;
-        const stopReadingAt = incoming.socket.bytesRead + options.bodyLimit + LINGER_EXTRA_BYTES;
-        const response = await fetch(request, env as HttpBindings);
-        if (incoming.complete || incoming.destroyed) return response;
-        return answerBeforeBody(response, incoming, outgoing, stopReadingAt);
-      },
+      fetch: (request, env) => answering(request, env as HttpBindings),
       port: options.port,
       hostname: options.hostname,
       // Its own clean-up reads an unread body for 500 ms, then destroys the socket: answerBeforeBody does it instead.
@@ -35,6 +30,20 @@ export function serveNode(fetch: Fetch, options: NodeServerOptions, onListening:
     },
     onListening,
   );
+}
+
+/**
+ * `fetch`, with an answer given before its request's body has arrived written so that it reaches the sender (see
+ * answerBeforeBody). For a Node listener made with `autoCleanupIncoming: false`: this does that clean-up instead.
+ */
+export function answeringBeforeBody(fetch: Fetch, bodyLimit: number): Fetch {
+  return async (request, env) => {
+    const { incoming, outgoing } = env;
+    const stopReadingAt = incoming.socket.bytesRead + bodyLimit + LINGER_EXTRA_BYTES;
+    const response = await fetch(request, env);
+    if (incoming.complete || incoming.destroyed) return response;
+    return answerBeforeBody(response, incoming, outgoing, stopReadingAt);
+  };
 }
 
 /**

@@ -7,9 +7,9 @@ import { freshStore, type TestStore } from './stores.js';
 export const EMBEDDED_PUBLIC_URL = 'https://shop.example.com/api';
 
 /** A Mailtrail to mount in a host app (no worker, no server of its own), with one environment and its API key. */
-export async function startEmbedded(providers: Record<string, ConfiguredProvider>): Promise<{ mailtrail: Mailtrail; storage: TestStore; environmentId: string; apiKey: string }> {
+export async function startEmbedded(providers: Record<string, ConfiguredProvider>, options: { bodyLimit?: number } = {}): Promise<{ mailtrail: Mailtrail; storage: TestStore; environmentId: string; apiKey: string }> {
   const storage = await freshStore('sqlite');
-  const mailtrail = await createMailtrail({ store: storage.store, secret: generateMasterSecret(), publicUrl: EMBEDDED_PUBLIC_URL, outbound: { worker: false }, providers });
+  const mailtrail = await createMailtrail({ store: storage.store, secret: generateMasterSecret(), publicUrl: EMBEDDED_PUBLIC_URL, outbound: { worker: false }, providers, bodyLimit: options.bodyLimit });
   const { environmentId, apiKey } = await mailtrail.createEnvironment('shop');
   return { mailtrail, storage, environmentId, apiKey };
 }
