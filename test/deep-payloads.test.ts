@@ -2,7 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_JSON_DEPTH } from '../src/core/json-depth.js';
 import { renderPayload } from '../src/outbound/payload.js';
 import { sendgridBatch, sendgridKeys, signSendgrid, startServer, type TestServer } from './helpers/server.js';
-import { signMandrill } from './helpers/signers.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { signMandrill, signSns, SNS } from './helpers/signers.js';
 import { DIALECTS } from './helpers/stores.js';
 
 // Issue 9, item 3: one payload nested thousands of levels deep must neither be stored nor, when it already is,
@@ -61,6 +64,25 @@ for (const dialect of DIALECTS) {
       const form = new URLSearchParams({ mandrill_events: events }).toString();
       const headers = { 'content-type': 'application/x-www-form-urlencoded', 'x-mandrill-signature': signMandrill(created.body.inboundWebhookUrl, form, key) };
       expect(await server.inbound(created.body.id, form, headers)).toMatchObject({ status: 400, body: { error: { code: 'MT_ERR_BODY_TOO_DEEP' } } });
+    });
+
+    it('refuses a signed SNS notification whose SES event (JSON inside the Message string) is deep', async () => {
+      const certDir = mkdtempSync(join(tmpdir(), 'mailtrail-sns-certs-'));
+      writeFileSync(join(certDir, new URL(SNS.constructed_vectors.signing_cert_url).pathname.slice(1)), SNS.constructed_vectors.test_certificate_pem);
+      const sesServer = await startServer(dialect, { snsCertDir: certDir });
+      try {
+        const topic = 'arn:aws:sns:us-east-1:123456789012:ses-events';
+        const created = await sesServer.api('/v1/integrations', { body: { providerId: 'amazon-ses', name: 'SES', settings: { topicArns: [topic] } } });
+        const message = `{"eventType":"Delivery","mail":{"messageId":"ses-deep","destination":["a@example.com"],"headers":${deepArray()}},"delivery":{}}`;
+        const envelope = (id: string, text: string) => JSON.stringify(signSns({ Type: 'Notification', MessageId: id, TopicArn: topic, Message: text, Timestamp: '2026-11-21T11:00:00.000Z' }));
+        const headers = { 'content-type': 'text/plain; charset=UTF-8', 'x-amz-sns-message-type': 'Notification' };
+        expect(await sesServer.inbound(created.body.id, envelope('sns-deep', message), headers)).toMatchObject({ status: 400, body: { error: { code: 'MT_ERR_BODY_TOO_DEEP' } } });
+        const shallow = message.replace(deepArray(), '[]');
+        expect((await sesServer.inbound(created.body.id, envelope('sns-shallow', shallow), headers)).status).toBe(200);
+      } finally {
+        await sesServer.stop();
+        rmSync(certDir, { recursive: true, force: true });
+      }
     });
 
     it('reads events, the message and the feed when a deep payload is already stored', async () => {

@@ -1,9 +1,16 @@
+import { MailtrailError } from './errors.js';
+
 /**
  * The deepest nesting Mailtrail accepts in a provider's payload. Real provider events nest a handful of levels
  * (an SES bounce about five); the bound keeps every stored payload far below the depth at which V8's
  * `JSON.stringify` and any recursive walk run out of stack (a few thousand levels).
  */
 export const MAX_JSON_DEPTH = 64;
+
+/** The error for a payload nested deeper than MAX_JSON_DEPTH. */
+export function tooDeep(): MailtrailError {
+  return new MailtrailError('MT_ERR_BODY_TOO_DEEP', `the payload nests arrays and objects more than ${MAX_JSON_DEPTH} levels deep`);
+}
 
 const OPEN_BRACKET = 0x5b;
 const CLOSE_BRACKET = 0x5d;

@@ -2,6 +2,8 @@ import type { Readable } from 'node:stream';
 import { MailtrailError } from '../core/errors.js';
 import { handedOverBody, type HostRequest } from '../embed/raw-body.js';
 
+// A sender that goes away mid-body is not a server fault: a 4xx nobody reads, rather than a 500 logged as an error.
+const aborted = (cause?: unknown) => new MailtrailError('MT_ERR_INVALID_BODY', 'the request ended before its body did', { cause });
 const tooLarge = (limit: number) => new MailtrailError('MT_ERR_BODY_TOO_LARGE', `the body is larger than the limit of ${limit} bytes`);
 
 /**
@@ -16,7 +18,7 @@ export async function readBody(request: Request, limit: number, incoming?: Reada
   const chunks: Uint8Array[] = [];
   let size = 0;
   for (;;) {
-    const { done, value } = await reader.read();
+    const { done, value } = await reader.read().catch((error: unknown) => Promise.reject(aborted(error)));
     if (done) break;
     size += value.byteLength;
     if (size > limit) {
@@ -34,7 +36,7 @@ export async function readBody(request: Request, limit: number, incoming?: Reada
  */
 function readIncoming(incoming: Readable, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    if (incoming.destroyed) return reject(new Error('the request was closed before its body ended'));
+    if (incoming.destroyed) return reject(aborted());
     const chunks: Buffer[] = [];
     let size = 0;
     const stop = () => {
@@ -59,10 +61,10 @@ function readIncoming(incoming: Readable, limit: number): Promise<Buffer> {
     };
     const onError = (error: Error) => {
       stop();
-      reject(error);
+      reject(aborted(error));
     };
     // the sender went away before the end of its body
-    const onClose = () => onError(new Error('the request was closed before its body ended'));
+    const onClose = () => onError(new Error('closed'));
     incoming.on('data', onData);
     incoming.on('end', onEnd);
     incoming.on('error', onError);

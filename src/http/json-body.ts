@@ -2,7 +2,7 @@ import { z } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
 import type { HttpBindings } from '@hono/node-server';
 import { MailtrailError } from '../core/errors.js';
-import { MAX_JSON_DEPTH, nestsDeeperThan } from '../core/json-depth.js';
+import { nestsDeeperThan, tooDeep } from '../core/json-depth.js';
 import { readBody } from './body.js';
 
 /** `application/json` or `application/<anything>+json`, with any parameters: what the route validators parse. */
@@ -37,7 +37,7 @@ export function readJsonBody(limit: number): MiddlewareHandler {
     if (text.trim() === '') {
       throw new MailtrailError('MT_ERR_INVALID_BODY', 'the body is empty but its content-type says JSON; send a JSON object, or neither a body nor a content-type where the body is optional');
     }
-    if (nestsDeeperThan(text)) throw new MailtrailError('MT_ERR_BODY_TOO_DEEP', `the body nests arrays and objects more than ${MAX_JSON_DEPTH} levels deep`);
+    if (nestsDeeperThan(text)) throw tooDeep();
     let parsed: unknown;
     try {
       parsed = JSON.parse(text);

@@ -1,6 +1,7 @@
 import { verify as verifySignature, X509Certificate } from 'node:crypto';
 import type { ParsedEvent } from '../core/event.js';
 import { MailtrailError } from '../core/errors.js';
+import { nestsDeeperThan, tooDeep } from '../core/json-depth.js';
 import type { BounceType, Status } from '../core/vocabulary.js';
 import { bounded, dedupeKey, fromIsoTime, parseJson, rawDedupeKey, recipientOf, record, statusUnder, text } from './fields.js';
 import type { Handshake, InboundRequest, ProviderAdapter, ProviderContext, VerifyResult } from './types.js';
@@ -137,6 +138,8 @@ export const amazonSes = {
     const raw = request.rawBody.toString('utf8').trim();
     const snsId = bounded(text(envelope.MessageId));
     const at = fromIsoTime(envelope.Timestamp, request.receivedAt);
+    // The SES event is JSON inside a string of the envelope: the scan of the body cannot see how deep it nests.
+    if (typeof envelope.Message === 'string' && nestsDeeperThan(envelope.Message)) throw tooDeep();
     const message = typeof envelope.Message === 'string' ? record(safeJson(envelope.Message)) : undefined;
     const type = text(message?.eventType) ?? text(message?.notificationType);
     if (!message || !type) {

@@ -41,6 +41,8 @@ export function createPostgresStore(options: PostgresStoreOptions): Store {
       connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
       // a connection whose server vanished without a word (a failover, a dropped route) is noticed and replaced
       keepAlive: true,
+      // the first probe after 10 s idle, not the system's default of two hours
+      keepAliveInitialDelayMillis: 10_000,
       // epoch milliseconds are bigint columns; they fit a JavaScript number exactly
       types: {
         getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
