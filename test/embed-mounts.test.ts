@@ -171,8 +171,9 @@ describe('Mailtrail mounted under /api', () => {
       });
 
       it('serves the open pixel and the click redirect of an instrumented message under the prefix, at URLs built from publicUrl', async () => {
+        const messageId = `msg_mounted_${name.replace(/\W/g, '')}`;
         const { html } = mailtrail.instrument({
-          messageId: `msg_mounted_${name.replace(/\W/g, '')}`,
+          messageId,
           environmentId,
           html: '<html><body><a href="https://shop.example.com/orders/1?a=1&amp;b=2">Your order</a></body></html>',
         });
@@ -190,6 +191,13 @@ describe('Mailtrail mounted under /api', () => {
         expect((await pixel.arrayBuffer()).byteLength).toBe(43);
         const tampered = await fetch(`${server.url}/api/track/open/AAAA`);
         expect(tampered.status).toBe(404);
+        // both hits went through the ingest path of the instance the host mounted (the answer waits for the commit
+        // a quarter of a second at most, so a loaded machine may store them just after)
+        const statuses = async () => {
+          const message = await call(`/api/v1/messages/${messageId}`, { headers: auth() });
+          return message.status === 200 ? (message.body.timeline as { status: string }[]).map((event) => event.status).sort() : [];
+        };
+        await expect.poll(statuses, { timeout: 5_000 }).toEqual(['clicked', 'opened']);
       });
     });
   }
