@@ -29,10 +29,11 @@ describe('Express with body parsers mounted before Mailtrail', () => {
   let storage: TestStore;
   let mailtrail: Mailtrail;
   let apiKey: string;
+  let environmentId: string;
   const servers: Server[] = [];
 
   beforeAll(async () => {
-    ({ mailtrail, storage, apiKey } = await startEmbedded({ resend: { signingKey: RESEND_SECRET }, mandrill: { signingKey: MANDRILL_KEY } }));
+    ({ mailtrail, storage, apiKey, environmentId } = await startEmbedded({ resend: { signingKey: RESEND_SECRET }, mandrill: { signingKey: MANDRILL_KEY } }));
   });
   afterAll(async () => {
     for (const server of servers) server.closeAllConnections();
@@ -119,6 +120,16 @@ describe('Express with body parsers mounted before Mailtrail', () => {
     expect((await post(`${base}/api/track/webhook/mandrill`, headers(`${base}/api/track/webhook/mandrill`), form)).status).toBe(401);
     const mandrill = await post(`${base}/api/track/webhook/mandrill`, headers(`${PUBLIC_URL}/track/webhook/mandrill`), form);
     expect(mandrill).toMatchObject({ status: 200, body: [{ event: { status: 'sent', externalId: 'md-verify' } }] });
+    // a one-click unsubscribe (RFC 8058) is a form POST too: it reads the kept bytes
+    const { headers: emailHeaders } = mailtrail.instrument({ messageId: 'msg_unsubscribe_verify', environmentId, html: '<p>hi</p>' });
+    const unsubscribeUrl = /<([^>]+)>/.exec(emailHeaders['List-Unsubscribe'] ?? '')![1]!;
+    expect(unsubscribeUrl.startsWith(`${PUBLIC_URL}/track/unsubscribe/`)).toBe(true);
+    const unsubscribed = await fetch(`${base}/api${unsubscribeUrl.slice(PUBLIC_URL.length)}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'List-Unsubscribe=One-Click',
+    });
+    expect(unsubscribed.status).toBe(200);
   });
 
   it('express.raw() first: the Buffer in req.body is the body', async () => {
