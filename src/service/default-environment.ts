@@ -18,11 +18,18 @@ export class DefaultEnvironment {
   }
 
   /** Finds or creates the named environment, on start; returns its id when the options decide one. */
-  async start(create: (name: string) => Promise<string>): Promise<string | undefined> {
+  async start(create: (name: string) => Promise<unknown>): Promise<string | undefined> {
     const { id, name } = this.options;
     if (id !== undefined || name === undefined) return id;
-    const named = (await this.store.listEnvironments()).filter((environment) => environment.name === name);
-    this.resolved = named[0]?.id ?? (await create(name));
+    const named = async () => (await this.store.listEnvironments()).filter((environment) => environment.name === name);
+    let found = await named();
+    if (found.length === 0) {
+      await create(name);
+      // Nodes starting together on an empty database may each create one: all of them take the oldest (the list is
+      // in creation order), so they serve the same environment.
+      found = await named();
+    }
+    this.resolved = found[0]!.id;
     return this.resolved;
   }
 
