@@ -345,7 +345,10 @@ export class Mailtrail {
   instrument(options: InstrumentOptions): InstrumentResult {
     const environmentId = options.environmentId ?? this.defaultEnvironmentId ?? this.defaultEnvironment.known();
     if (!environmentId) throw new MailtrailError('MT_ERR_VALIDATION', 'instrument() needs an environmentId: pass one, or set the environmentId option of createMailtrail');
-    if (!options.messageId) throw new MailtrailError('MT_ERR_VALIDATION', 'instrument() needs the messageId of the message');
+    // The same rule as a registration's id (POST /v1/messages), so the message can be registered under it.
+    if (!/^[\w.:@-]{1,255}$/.test(options.messageId ?? '')) {
+      throw new MailtrailError('MT_ERR_VALIDATION', 'instrument() needs the messageId of the message: 1 to 255 letters, digits and _ . : @ -');
+    }
     const result = instrumentMessage({
       tokens: this.tracking.tokens,
       baseUrl: this.tracking.baseUrl,
