@@ -100,6 +100,9 @@ for (const dialect of DIALECTS) {
       const registered = await register({ id: 'msg-same', html, text: TEXT });
       const local = server.mailtrail.instrument({ messageId: 'msg-same', environmentId: server.environmentId, html, text: TEXT });
       expect(local).toEqual({ html: registered.body.html, text: registered.body.text, headers: registered.body.headers });
+      // an id a registration would refuse, or no environment to seal for, is refused at once
+      expect(() => server.mailtrail.instrument({ messageId: 'order 1234', environmentId: server.environmentId, html })).toThrow(/letters, digits/);
+      expect(() => server.mailtrail.instrument({ messageId: 'msg-same', html })).toThrow(/environmentId/);
       // registering again answers the same instrumented parts
       const again = await register({ id: 'msg-same', html, text: TEXT });
       expect(again.status).toBe(200);
