@@ -1,4 +1,7 @@
+import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TrackingTokens } from '../src/engagement/tokens.js';
+import { generateMasterSecret } from '../src/security/secret-box.js';
 import { startServer, type TestServer } from './helpers/server.js';
 import { DIALECTS } from './helpers/stores.js';
 
@@ -24,6 +27,8 @@ for (const dialect of DIALECTS) {
   describe(`${dialect}: tracking hits recorded over HTTP`, () => {
     let server: TestServer;
     let proxied: TestServer;
+    const secret = generateMasterSecret();
+    const logs: { level: number; msg: string }[] = [];
     let integrationId: string;
 
     const local = (target: TestServer, url: string) => target.url + url.slice(PUBLIC_URL.length);
@@ -42,7 +47,7 @@ for (const dialect of DIALECTS) {
 
     beforeAll(async () => {
       [server, proxied] = await Promise.all([
-        startServer(dialect),
+        startServer(dialect, { secret, logger: pino({ level: 'warn' }, { write: (line: string) => void logs.push(JSON.parse(line)) }) }),
         startServer(dialect, { tracking: { trustProxy: ['127.0.0.1'], ipStorage: 'full' } }),
       ]);
       integrationId = (await server.api('/v1/integrations', { body: { providerId: 'sendgrid', name: 'SendGrid', allowUnsigned: true } })).body.id;
@@ -80,6 +85,26 @@ for (const dialect of DIALECTS) {
         ['clicked', null],
         ['opened', null],
       ]);
+    });
+
+    it('still answers the pixel and the redirect when the hit cannot be stored, and says so in the log', async () => {
+      // sealed with the instance's secret, for an environment that does not exist: the recorder refuses the hit
+      const tokens = new TrackingTokens([secret]);
+      const missing = { environmentId: 'env_gone', messageId: 'msg-lost' };
+      const pixel = await fetch(`${server.url}/track/open/${tokens.seal({ kind: 'open', ...missing })}`);
+      expect(pixel.status).toBe(200);
+      expect((await pixel.arrayBuffer()).byteLength).toBe(43);
+      const click = await fetch(`${server.url}/track/click/${tokens.seal({ kind: 'click', ...missing, linkIndex: 0, url: 'https://example.com/x' })}`, { redirect: 'manual' });
+      expect(click.status).toBe(302);
+      expect(click.headers.get('location')).toBe('https://example.com/x');
+      expect(logs.filter((line) => line.msg === 'a tracking hit could not be stored')).toHaveLength(2);
+      // an unsubscribe is not answered as done when it was not stored
+      const unsubscribe = await fetch(`${server.url}/track/unsubscribe/${tokens.seal({ kind: 'unsubscribe', ...missing })}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: 'List-Unsubscribe=One-Click',
+      });
+      expect(unsubscribe.status).toBe(404);
     });
 
     it('believes X-Forwarded-For only from a trusted proxy, and stores the address as configured', async () => {
