@@ -39,15 +39,18 @@ interface ProviderSpec {
 
 // Times on a 250 ms grid over 30 s, so hits before delivery, at delivery and in bursts of 2 s are all common.
 const time = fc.integer({ min: 0, max: 120 }).map((step) => T0 + step * 250);
-const hitSpec = fc.record({
+// Over 3 s: bursts past BURST_CAP, whose count saturates.
+const crowdedTime = fc.integer({ min: 0, max: 12 }).map((step) => T0 + step * 250);
+const hitSpecAt = (at: fc.Arbitrary<number>) => fc.record({
   kind: fc.constantFrom('open' as const, 'click' as const),
-  at: time,
+  at,
   agent: fc.nat({ max: AGENTS.length - 1 }),
   head: fc.boolean(),
   language: fc.boolean(),
   link: fc.nat({ max: 3 }),
   address: fc.nat({ max: ADDRESSES.length - 1 }),
 });
+const hitSpec = hitSpecAt(time);
 const providerSpec = fc.record({ status: fc.constantFrom('sent' as const, 'delivered' as const, 'opened' as const), at: time, machine: fc.boolean() });
 /** An order of arrival: a permutation, cut into batches, each a provider batch or a hit batch, stored one after another or all at once. */
 const arrival = fc.record({ seed: fc.integer(), cuts: fc.array(fc.nat(), { maxLength: 6 }), concurrent: fc.boolean() });
@@ -127,9 +130,9 @@ for (const dialect of DIALECTS) {
       return { state: message.state, verdicts };
     }
 
-    it('gives the same state and the same verdict of every hit for any order and batching', async () => {
-      await fc.assert(
-        fc.asyncProperty(fc.array(hitSpec, { minLength: 1, maxLength: 8 }), fc.array(providerSpec, { maxLength: 4 }), arrival, arrival, async (hits, provider, first, second) => {
+    const sameEverywhere = (hits: fc.Arbitrary<HitSpec[]>, runs: number) =>
+      fc.assert(
+        fc.asyncProperty(hits, fc.array(providerSpec, { maxLength: 4 }), arrival, arrival, async (hits, provider, first, second) => {
           const items: Item[] = [...hits.map((hit, index) => ({ hit, index })), ...provider.map((spec, index) => ({ provider: spec, index }))];
           const reference = await play(items, { seed: 0, cuts: [], concurrent: false });
           const a = await play(items, first);
@@ -143,9 +146,12 @@ for (const dialect of DIALECTS) {
             expect(other.state.outcome?.status ?? null).toBe(reference.state.outcome?.status ?? null);
           }
         }),
-        { numRuns: 25 },
+        { numRuns: runs },
       );
-    });
+
+    it('gives the same state and the same verdict of every hit for any order and batching', () => sameEverywhere(fc.array(hitSpec, { minLength: 1, maxLength: 8 }), 25));
+
+    it('does so for bursts past the counting cap', () => sameEverywhere(fc.array(hitSpecAt(crowdedTime), { minLength: 11, maxLength: 16 }), 8));
   });
 }
 

@@ -143,7 +143,7 @@ for (const dialect of DIALECTS) {
           .insertInto('messages')
           .values({
             environment_id: 'env_1', id: 'msg_1', integration_id: 'int_1', provider: 'sendgrid', provider_message_id: 'pm-1', recipient: 'r@example.com',
-            tags: '[]', metadata: '{}', origin: 'provider', created_at: 1, updated_at: 1, opens: 2, human_opens: 1, clicks: 1, human_clicks: 0, status: 'delivered',
+            tags: '[]', metadata: '{}', origin: 'provider', created_at: 1, updated_at: 1, opens: 2, human_opens: 1, clicks: 1, human_clicks: 0, status: 'delivered', event_count: 4,
           })
           .execute();
         let n = 0;
@@ -152,20 +152,23 @@ for (const dialect of DIALECTS) {
           ignored: 0, occurred_at: occurredAt, received_at: 5000, dedupe_key: `k${n}`, machine, raw: '{}',
         });
         // a privacy-proxy open first (SendGrid's sg_machine_open), then the reader's; a machine click only
-        await db.insertInto('events').values([event('opened', 1000, 1), event('opened', 3000, 0), event('clicked', 2000, 1)]).execute();
+        await db.insertInto('events').values([event('opened', 1000, 1), event('opened', 3000, 0), event('clicked', 2000, 1), event('delivered', 500, 0)]).execute();
         await latest();
 
-        const events = await db.selectFrom('events').select(['origin', 'machine_kind']).execute();
-        expect(events).toEqual([
-          { origin: 'provider', machine_kind: null },
-          { origin: 'provider', machine_kind: null },
-          { origin: 'provider', machine_kind: null },
-        ]);
-        const message = await db.selectFrom('messages').select(['first_human_opened_at', 'first_human_clicked_at', 'first_party_hits']).executeTakeFirstOrThrow();
-        expect({ ...message, first_human_opened_at: Number(message.first_human_opened_at), first_party_hits: Number(message.first_party_hits) }).toEqual({
+        const events = await db.selectFrom('events').select(['origin', 'machine_kind', 'burst']).execute();
+        expect(events).toEqual(Array.from({ length: 4 }, () => ({ origin: 'provider', machine_kind: null, burst: null })));
+        const message = await db
+          .selectFrom('messages')
+          .select(['first_human_opened_at', 'first_human_clicked_at', 'first_party_hits', 'first_hit_at', 'first_delivered_at', 'first_sent_at'])
+          .executeTakeFirstOrThrow();
+        const number = (value: unknown) => (value === null ? null : Number(value));
+        expect(Object.fromEntries(Object.entries(message).map(([key, value]) => [key, number(value)]))).toEqual({
           first_human_opened_at: 3000,
           first_human_clicked_at: null,
           first_party_hits: 0,
+          first_hit_at: null,
+          first_delivered_at: 500,
+          first_sent_at: null,
         });
 
         const integration = (id: string, provider: string) => ({

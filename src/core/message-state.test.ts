@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { mergeMessageState, reduceMessageState, type StateEvent } from './message-state.js';
+import { applyVerdictChanges, mergeMessageState, reduceMessageState, type StateEvent } from './message-state.js';
 import { STATUSES, BOUNCE_TYPES } from './vocabulary.js';
 
 const eventArbitrary = fc.record({
@@ -41,6 +41,22 @@ describe('message state', () => {
           start = point;
         }
         expect(state).toEqual(reduceMessageState(events));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('counts changed machine verdicts as reducing the events with the new verdicts would', () => {
+    fc.assert(
+      fc.property(eventSet, fc.array(fc.boolean(), { maxLength: 25 }), (events, flips) => {
+        const revised = events.map((event, index) => (flips[index] ? { ...event, machine: !event.machine } : event));
+        const changes = events.flatMap((event, index) => (flips[index] ? [{ ...event, wasMachine: event.machine, machine: !event.machine }] : []));
+        const { state, stale } = applyVerdictChanges(reduceMessageState(events), changes);
+        const expected = reduceMessageState(revised);
+        // what the caller looks up again among the events
+        if (stale.open) state.firstHumanOpenAt = expected.firstHumanOpenAt;
+        if (stale.click) state.firstHumanClickAt = expected.firstHumanClickAt;
+        expect(state).toEqual(expected);
       }),
       { numRuns: 2000 },
     );

@@ -42,6 +42,13 @@ export interface MessageState {
    * machine verdicts worked out again whenever a hit or a `sent`/`delivered` event joins it (store/hit-verdicts.ts).
    */
   firstPartyHits: number;
+  /**
+   * The earliest first-party hit, `delivered` and `sent` event: what a hit's machine verdict is measured from
+   * (secondsAfterDelivery, secondsAfterSend). A change of any of them reclassifies every hit of the message.
+   */
+  firstHitAt: number | null;
+  firstDeliveredAt: number | null;
+  firstSentAt: number | null;
   complained: boolean;
   complainedAt: number | null;
   unsubscribed: boolean;
@@ -82,6 +89,9 @@ export const EMPTY_STATE: MessageState = Object.freeze({
   firstHumanOpenAt: null,
   firstHumanClickAt: null,
   firstPartyHits: 0,
+  firstHitAt: null,
+  firstDeliveredAt: null,
+  firstSentAt: null,
   complained: false,
   complainedAt: null,
   unsubscribed: false,
@@ -107,6 +117,8 @@ export function mergeMessageState(state: MessageState, events: Iterable<StateEve
     next.eventCount += 1;
     next.firstEventAt = min(next.firstEventAt, event.occurredAt);
     next.lastEventAt = max(next.lastEventAt, event.occurredAt);
+    if (event.status === 'delivered') next.firstDeliveredAt = min(next.firstDeliveredAt, event.occurredAt);
+    else if (event.status === 'sent') next.firstSentAt = min(next.firstSentAt, event.occurredAt);
     if (isDeliveryStatus(event.status)) {
       const candidate: Outcome = {
         status: event.status,
@@ -132,7 +144,7 @@ export function mergeMessageState(state: MessageState, events: Iterable<StateEve
         next.humanOpens = Math.max(next.mainHumanOpens, next.echoHumanOpens);
         next.opens = next.humanOpens + Math.max(next.mainOpens - next.mainHumanOpens, next.echoOpens - next.echoHumanOpens);
         if (!event.machine) next.firstHumanOpenAt = min(next.firstHumanOpenAt, event.occurredAt);
-        if (event.firstParty) next.firstPartyHits += 1;
+        if (event.firstParty) countHit(next, event.occurredAt);
         next.firstOpenedAt = min(next.firstOpenedAt, event.occurredAt);
         next.lastOpenedAt = max(next.lastOpenedAt, event.occurredAt);
         break;
@@ -142,7 +154,7 @@ export function mergeMessageState(state: MessageState, events: Iterable<StateEve
           next.humanClicks += 1;
           next.firstHumanClickAt = min(next.firstHumanClickAt, event.occurredAt);
         }
-        if (event.firstParty) next.firstPartyHits += 1;
+        if (event.firstParty) countHit(next, event.occurredAt);
         next.firstClickedAt = min(next.firstClickedAt, event.occurredAt);
         next.lastClickedAt = max(next.lastClickedAt, event.occurredAt);
         break;
@@ -158,6 +170,49 @@ export function mergeMessageState(state: MessageState, events: Iterable<StateEve
   }
   next.status = deriveStatus(next);
   return next;
+}
+
+function countHit(state: MessageState, at: number): void {
+  state.firstPartyHits += 1;
+  state.firstHitAt = min(state.firstHitAt, at);
+}
+
+/** An open or click whose machine verdict changed after it was merged (a hit reclassified in a new context). */
+export interface VerdictChange {
+  status: Status | null;
+  occurredAt: number;
+  echo?: boolean | undefined;
+  /** The verdict the state counted it with, and the new one. */
+  wasMachine: boolean;
+  machine: boolean;
+}
+
+/**
+ * The state with these events counted under their new verdicts: equal to reducing the events with the new verdicts.
+ * A first human open or click that became a machine's cannot be replaced from the state alone: `stale` says which of
+ * `firstHumanOpenAt` and `firstHumanClickAt` the caller must look up again among the events.
+ */
+export function applyVerdictChanges(state: MessageState, changes: Iterable<VerdictChange>): { state: MessageState; stale: { open: boolean; click: boolean } } {
+  const next: MessageState = { ...state };
+  const stale = { open: false, click: false };
+  for (const change of changes) {
+    if (change.wasMachine === change.machine || (change.status !== 'opened' && change.status !== 'clicked')) continue;
+    const delta = change.machine ? -1 : 1;
+    if (change.status === 'clicked') {
+      next.humanClicks += delta;
+      if (!change.machine) next.firstHumanClickAt = min(next.firstHumanClickAt, change.occurredAt);
+      else if (next.firstHumanClickAt === change.occurredAt) stale.click = true;
+      continue;
+    }
+    if (change.echo) next.echoHumanOpens += delta;
+    else next.mainHumanOpens += delta;
+    next.humanOpens = Math.max(next.mainHumanOpens, next.echoHumanOpens);
+    next.opens = next.humanOpens + Math.max(next.mainOpens - next.mainHumanOpens, next.echoOpens - next.echoHumanOpens);
+    if (!change.machine) next.firstHumanOpenAt = min(next.firstHumanOpenAt, change.occurredAt);
+    else if (next.firstHumanOpenAt === change.occurredAt) stale.open = true;
+  }
+  next.status = deriveStatus(next);
+  return { state: next, stale };
 }
 
 function deriveStatus(state: MessageState): DeliveryStatus | null {

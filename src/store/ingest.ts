@@ -1,8 +1,8 @@
 import type { ParsedEvent } from '../core/event.js';
 import { newId } from '../core/ids.js';
 import { storableText } from '../core/text.js';
-import { mergeMessageState, reduceMessageState, type MessageState } from '../core/message-state.js';
-import { changesVerdicts, reviseHitVerdicts } from './hit-verdicts.js';
+import { applyVerdictChanges, mergeMessageState, reduceMessageState, type MessageState, type VerdictChange } from '../core/message-state.js';
+import { anchorsOf, BURST_CAP, classifyHitRow, isHit, reviseAllHits, sameAnchors, type Anchors } from './hit-verdicts.js';
 import { correlate, RETRY_TRANSACTION } from './correlate.js';
 import { eventFromRow, messageFromRow, stateEventFromRow, stateFromRow, stateToColumns } from './rows.js';
 import { subscribesTo } from '../core/event-types.js';
@@ -46,12 +46,28 @@ export interface IngestOps {
   saveMessageStates(rows: MessageRow[]): Promise<void>;
   /** Every mapped event of these messages (for reclassifying their first-party hits). */
   findMessageEvents(environmentId: string, messageIds: string[]): Promise<EventRow[]>;
-  /** Writes new machine verdicts of events. */
-  updateVerdicts(rows: Pick<EventRow, 'id' | 'machine' | 'machine_kind' | 'machine_reason'>[]): Promise<void>;
+  /** For each new hit, how many other first-party hits of its message came less than BURST_MS from it, counted up to `cap`. */
+  countNearbyHits(environmentId: string, hits: HitPoint[], cap: number): Promise<Map<string, number>>;
+  /**
+   * Adds to the burst of every hit below `cap` (so not the new ones) the new hits of its message less than BURST_MS
+   * from it, up to `cap`; returns those hits as updated.
+   */
+  growNearbyBursts(environmentId: string, hits: HitPoint[], cap: number): Promise<EventRow[]>;
+  /** Writes hits' bursts and machine verdicts. */
+  updateHits(rows: Pick<EventRow, 'id' | 'burst' | 'machine' | 'machine_kind' | 'machine_reason'>[]): Promise<void>;
+  /** The earliest open or click of the message not made by a machine. */
+  firstHumanAt(environmentId: string, messageId: string, status: 'opened' | 'clicked'): Promise<number | null>;
   /** The environment's enabled outbound endpoints, with their subscribed event types. */
   findEndpoints(environmentId: string): Promise<SubscribedEndpoint[]>;
   /** Inserts outbox rows, skipping any that exist (one delivery per event and endpoint). */
   insertDeliveries(rows: DeliveryRow[]): Promise<void>;
+}
+
+/** A new first-party hit: its event id, its message, its time. */
+export interface HitPoint {
+  id: string;
+  messageId: string;
+  at: number;
 }
 
 export interface SubscribedEndpoint {
@@ -130,10 +146,10 @@ export async function runIngest(ops: IngestOps, input: IngestBatch): Promise<Ing
     throw Object.assign(new Error('a message changed integration during ingest'), { code: RETRY_TRANSACTION });
   }
   current.push(...locked);
-  const revised = await reviseVerdicts(ops, environmentId, current, byMessage, insertedRows);
+  const states = await foldIntoMessages(ops, environmentId, current, byMessage);
   const messages = new Map<string, MessageRow>();
   for (const row of current) {
-    const state = revised.get(row.id) ?? mergeMessageState(stateFromRow(row), byMessage.get(row.id)!.map(stateEventFromRow));
+    const state = states.get(row.id)!;
     // The row is ours (just read, or created by this batch): update it in place rather than copy 35 columns.
     Object.assign(row, stateToColumns(state));
     row.updated_at = Math.max(receivedAt, Number(row.updated_at));
@@ -167,42 +183,73 @@ export async function runIngest(ops: IngestOps, input: IngestBatch): Promise<Ing
 }
 
 /**
- * Messages whose first-party hits these new events can reclassify (see hit-verdicts.ts) get their hits' verdicts
- * worked out again from every stored event, and their state reduced from all of them; the others merge the new
- * events only. Runs under the messages' locks, after this batch's events are inserted, so a concurrent batch that
- * adds to the same message sees this one's events once it gets the lock.
+ * Folds the new events into their messages, keeping first-party hits' verdicts exact (see hit-verdicts.ts). Runs
+ * under the messages' locks, after this batch's events are inserted, so a concurrent batch that adds to the same
+ * message sees this one's events once it gets the lock. New hits were inserted with a full burst, which keeps them
+ * out of their neighbours' counting; their own burst is counted here, for the whole batch at once.
  */
-async function reviseVerdicts(
-  ops: IngestOps,
-  environmentId: string,
-  messages: MessageRow[],
-  added: Map<string, EventRow[]>,
-  insertedRows: EventRow[],
-): Promise<Map<string, MessageState>> {
+async function foldIntoMessages(ops: IngestOps, environmentId: string, messages: MessageRow[], added: Map<string, EventRow[]>): Promise<Map<string, MessageState>> {
   const states = new Map<string, MessageState>();
-  const targets = messages.filter((row) => changesVerdicts(row, added.get(row.id)!));
-  if (targets.length === 0) return states;
-  const byMessage = new Map<string, EventRow[]>();
-  for (const row of await ops.findMessageEvents(environmentId, targets.map((message) => message.id))) {
-    const list = byMessage.get(row.message_id!);
+  const growing: { message: MessageRow; before: MessageState; anchors: Anchors; hits: EventRow[] }[] = [];
+  for (const message of messages) {
+    const events = added.get(message.id)!;
+    const before = stateFromRow(message);
+    const merged = mergeMessageState(before, events.map(stateEventFromRow));
+    if (merged.firstHitAt === null) {
+      states.set(message.id, merged);
+      continue;
+    }
+    const anchors = anchorsOf(merged, message);
+    const hits = events.filter(isHit);
+    if (before.firstHitAt !== null && !sameAnchors(anchorsOf(before, message), anchors)) states.set(message.id, await reviseMessage(ops, environmentId, message, anchors));
+    else if (hits.length > 0) growing.push({ message, before, anchors, hits });
+    else states.set(message.id, merged);
+  }
+  if (growing.length === 0) return states;
+
+  // New hits: count their bursts, add them to their neighbours', and classify the hits whose burst changed.
+  const newHits = growing.flatMap(({ hits }) => hits);
+  const points = newHits.map((row) => ({ id: row.id, messageId: row.message_id!, at: Number(row.occurred_at) }));
+  const counts = await ops.countNearbyHits(environmentId, points, BURST_CAP);
+  for (const row of newHits) row.burst = counts.get(row.id) ?? 0;
+  const neighbours = new Map<string, EventRow[]>();
+  for (const row of await ops.growNearbyBursts(environmentId, points, BURST_CAP)) {
+    const list = neighbours.get(row.message_id!);
     if (list) list.push(row);
-    else byMessage.set(row.message_id!, [row]);
+    else neighbours.set(row.message_id!, [row]);
   }
-  const changed: EventRow[] = [];
-  for (const message of targets) {
-    const events = byMessage.get(message.id) ?? [];
-    changed.push(...(reviseHitVerdicts(events, message) as EventRow[]));
-    states.set(message.id, reduceMessageState(events.map(stateEventFromRow)));
+  const written: EventRow[] = [...newHits];
+  const pending: { id: string; status: 'opened' | 'clicked'; state: MessageState }[] = [];
+  for (const { message, before, anchors, hits } of growing) {
+    for (const hit of hits) classifyHitRow(hit, anchors);
+    const flips: VerdictChange[] = [];
+    for (const row of neighbours.get(message.id) ?? []) {
+      const wasMachine = Boolean(Number(row.machine));
+      if (!classifyHitRow(row, anchors)) continue;
+      written.push(row);
+      flips.push({ status: row.status as Status, occurredAt: Number(row.occurred_at), echo: Boolean(row.echo), wasMachine, machine: Boolean(Number(row.machine)) });
+    }
+    const { state, stale } = applyVerdictChanges(mergeMessageState(before, added.get(message.id)!.map(stateEventFromRow)), flips);
+    states.set(message.id, state);
+    if (stale.open) pending.push({ id: message.id, status: 'opened', state });
+    if (stale.click) pending.push({ id: message.id, status: 'clicked', state });
   }
-  if (changed.length === 0) return states;
-  await ops.updateVerdicts(changed);
-  // The rows this batch returns carry their final verdicts.
-  const fresh = new Map(insertedRows.map((row) => [row.id, row]));
-  for (const row of changed) {
-    const own = fresh.get(row.id);
-    if (own) Object.assign(own, { machine: row.machine, machine_kind: row.machine_kind, machine_reason: row.machine_reason });
+  await ops.updateHits(written);
+  // A first human open or click that turned out to be a machine's: the next one is looked up once the verdicts are written.
+  for (const { id, status, state } of pending) {
+    const at = await ops.firstHumanAt(environmentId, id, status);
+    if (status === 'opened') state.firstHumanOpenAt = at;
+    else state.firstHumanClickAt = at;
   }
   return states;
+}
+
+/** The delivered or send time moved: every hit of the message is classified again, and its state reduced anew. */
+async function reviseMessage(ops: IngestOps, environmentId: string, message: MessageRow, anchors: Anchors): Promise<MessageState> {
+  const events = await ops.findMessageEvents(environmentId, [message.id]);
+  const changed = reviseAllHits(events, anchors);
+  if (changed.length > 0) await ops.updateHits(changed.map(({ row }) => row));
+  return reduceMessageState(events.map(stateEventFromRow));
 }
 
 /** The API objects of ingest records. Messages are converted once each, however many events they got. */
@@ -293,6 +340,8 @@ export function newEventRow(batch: IngestBatch, event: ParsedEvent, id: string, 
     machine_kind: event.machineKind ?? null,
     machine_reason: event.machineReason ?? null,
     origin: batch.origin ?? 'provider',
+    // a new hit is counted by foldIntoMessages; until then it is out of its neighbours' counting
+    burst: batch.origin === 'first-party' && (event.status === 'opened' || event.status === 'clicked') ? BURST_CAP : null,
     echo: event.echo ? 1 : 0,
     raw: event.raw,
   };

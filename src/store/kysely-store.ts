@@ -3,7 +3,7 @@ import type { NormalizedEvent } from '../core/event.js';
 import { newId } from '../core/ids.js';
 import { reduceMessageState } from '../core/message-state.js';
 import { DEFAULT_STATUS_MAPPING } from '../core/status-mapping.js';
-import { FIRST_PARTY_PROVIDER, reviseHitVerdicts } from './hit-verdicts.js';
+import { anchorsOf, FIRST_PARTY_PROVIDER, reviseAllHits } from './hit-verdicts.js';
 import { decodeCursor, keysetPage } from './cursor.js';
 import { migrations, type Dialect } from './migrations.js';
 import { deliveryFromRow, endpointFromRow, endpointToRow, eventFromRow, integrationFromRow, integrationToRow, messageFromRow, stateEventFromRow, stateToColumns } from './rows.js';
@@ -248,14 +248,20 @@ export class KyselyStore implements Store {
       }
       const events = await trx
         .selectFrom('events')
-        .select(['id', 'status', 'occurred_at', 'machine', 'machine_kind', 'machine_reason', 'echo', 'origin', 'bounce_type', 'reason', 'raw', 'user_agent'])
+        .select(['id', 'status', 'occurred_at', 'machine', 'machine_kind', 'machine_reason', 'echo', 'origin', 'bounce_type', 'reason', 'raw', 'user_agent', 'burst'])
         .where('environment_id', '=', input.environmentId)
         .where('message_id', '=', id)
         .where('ignored', '=', 0)
         .execute();
-      // Merged events (a provider's delivered, hits) change the context of the hits: their verdicts are worked out again.
-      for (const row of reviseHitVerdicts(events, { origin: 'api', created_at: target ? Number(target.created_at) : now })) {
-        await trx.updateTable('events').set({ machine: row.machine, machine_kind: row.machine_kind, machine_reason: row.machine_reason }).where('id', '=', row.id).execute();
+      // Merged events (a provider's delivered, the hits of both messages) change the hits' context: every hit is
+      // classified again, as registered (origin api) from now on.
+      const anchors = anchorsOf(reduceMessageState(events.map(stateEventFromRow)), { origin: 'api', created_at: target ? Number(target.created_at) : now });
+      for (const { row } of reviseAllHits(events, anchors)) {
+        await trx
+          .updateTable('events')
+          .set({ burst: row.burst, machine: row.machine, machine_kind: row.machine_kind, machine_reason: row.machine_reason })
+          .where('id', '=', row.id)
+          .execute();
       }
       const tags = [...new Set(input.tags ?? [])];
       const fields = {

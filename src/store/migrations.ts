@@ -319,9 +319,10 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
       },
     },
     // First-party tracking (issue 10). Events say who observed them (`origin`: every event stored before came from a
-    // provider) and, for Mailtrail's own hits, what kind of machine made them. Messages keep their first human open
-    // and click (recomputed here from the events stored before, whose machine flags came from providers) and how
-    // many first-party hits they have. Each environment gets at most one built-in first-party integration (provider
+    // provider) and, for Mailtrail's own hits, what kind of machine made them and their burst (other hits within 2 s).
+    // Messages keep their first human open and click (recomputed here from the events stored before, whose machine
+    // flags came from providers), how many first-party hits they have, and the earliest hit, delivered and sent event
+    // that hits are measured from. Each environment gets at most one built-in first-party integration (provider
     // `mailtrail`), made on its first hit for a message it has never seen; the partial index keeps two concurrent
     // first hits from making two.
     '0008_first_party_hits': {
@@ -331,11 +332,23 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.alterTable('messages').addColumn('first_human_opened_at', time).execute();
         await db.schema.alterTable('messages').addColumn('first_human_clicked_at', time).execute();
         await db.schema.alterTable('messages').addColumn('first_party_hits', 'integer', (column) => column.notNull().defaultTo(0)).execute();
-        const firstHuman = (status: 'opened' | 'clicked') =>
+        for (const moment of ['first_hit_at', 'first_delivered_at', 'first_sent_at']) await db.schema.alterTable('messages').addColumn(moment, time).execute();
+        await db.schema.alterTable('events').addColumn('burst', 'integer').execute();
+        const first = (status: string, humanOnly: boolean) =>
           sql`(select min(e.occurred_at) from events as e where e.environment_id = messages.environment_id and e.message_id = messages.id
-                and e.status = ${sql.lit(status)} and e.ignored = 0 and e.machine = 0)`;
-        await db.updateTable('messages').set({ first_human_opened_at: firstHuman('opened') }).where('human_opens', '>', 0).execute();
-        await db.updateTable('messages').set({ first_human_clicked_at: firstHuman('clicked') }).where('human_clicks', '>', 0).execute();
+                and e.status = ${sql.lit(status)} and e.ignored = 0${humanOnly ? sql` and e.machine = 0` : sql``})`;
+        await db.updateTable('messages').set({ first_human_opened_at: first('opened', true) }).where('human_opens', '>', 0).execute();
+        await db.updateTable('messages').set({ first_human_clicked_at: first('clicked', true) }).where('human_clicks', '>', 0).execute();
+        await db.updateTable('messages').set({ first_delivered_at: first('delivered', false), first_sent_at: first('sent', false) }).where('event_count', '>', 0).execute();
+        // The hits near a new hit whose burst count can still grow: saturated ones leave the index, so a message
+        // fetched thousands of times costs each new hit a bounded amount of work (store/hit-verdicts.ts).
+        await db.schema
+          .createIndex('events_growing_bursts')
+          .on('events')
+          .columns(['environment_id', 'message_id', 'occurred_at'])
+          // BURST_CAP of store/hit-verdicts.ts, as it was when this index was made
+          .where(sql.ref('burst'), '<', sql.lit(10))
+          .execute();
         await db.schema
           .createIndex('integrations_first_party')
           .on('integrations')

@@ -96,6 +96,9 @@ export function stateFromRow(row: MessageRow): MessageState {
     firstHumanOpenAt: nullableNumber(row.first_human_opened_at),
     firstHumanClickAt: nullableNumber(row.first_human_clicked_at),
     firstPartyHits: Number(row.first_party_hits),
+    firstHitAt: nullableNumber(row.first_hit_at),
+    firstDeliveredAt: nullableNumber(row.first_delivered_at),
+    firstSentAt: nullableNumber(row.first_sent_at),
     complained: row.complained_at !== null,
     complainedAt: nullableNumber(row.complained_at),
     unsubscribed: row.unsubscribed_at !== null,
@@ -130,6 +133,9 @@ export function stateToColumns(state: MessageState): Pick<
   | 'first_human_opened_at'
   | 'first_human_clicked_at'
   | 'first_party_hits'
+  | 'first_hit_at'
+  | 'first_delivered_at'
+  | 'first_sent_at'
   | 'complained_at'
   | 'unsubscribed_at'
   | 'first_event_at'
@@ -158,6 +164,9 @@ export function stateToColumns(state: MessageState): Pick<
     first_human_opened_at: state.firstHumanOpenAt,
     first_human_clicked_at: state.firstHumanClickAt,
     first_party_hits: state.firstPartyHits,
+    first_hit_at: state.firstHitAt,
+    first_delivered_at: state.firstDeliveredAt,
+    first_sent_at: state.firstSentAt,
     complained_at: state.complainedAt,
     unsubscribed_at: state.unsubscribedAt,
     first_event_at: state.firstEventAt,

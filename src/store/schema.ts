@@ -92,6 +92,9 @@ export interface MessageTable {
   first_human_clicked_at: number | null;
   /** First-party opens and clicks (MessageState.firstPartyHits): a message with none is never reclassified. */
   first_party_hits: number;
+  first_hit_at: number | null;
+  first_delivered_at: number | null;
+  first_sent_at: number | null;
   complained_at: number | null;
   unsubscribed_at: number | null;
   first_event_at: number | null;
@@ -128,6 +131,11 @@ export interface EventTable {
   machine: number;
   /** The classifier's kind for a first-party hit (apple-mpp, link-scanner, …); null for provider events. */
   machine_kind: string | null;
+  /**
+   * For a first-party open or click: how many other hits of its message came less than 2 s before or after it,
+   * counted up to BURST_CAP (store/hit-verdicts.ts); null for every other event.
+   */
+  burst: number | null;
   machine_reason: string | null;
   /** `provider` (a webhook) or `first-party` (Mailtrail's own pixel, links and unsubscribe URL). */
   origin: string;

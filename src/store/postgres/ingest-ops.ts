@@ -1,9 +1,10 @@
-import type { Transaction } from 'kysely';
-import type { IngestOps, MessageKey, ProviderKey, SubscribedEndpoint } from '../ingest.js';
+import { sql, type Transaction } from 'kysely';
+import { BURST_MS } from '../hit-verdicts.js';
+import type { HitPoint, IngestOps, MessageKey, ProviderKey, SubscribedEndpoint } from '../ingest.js';
 import { STATE_COLUMNS } from '../rows.js';
 import type { Database, DeliveryRow, EventRow, MessageRow } from '../schema.js';
 
-// PostgreSQL allows 65535 bound parameters per statement; an event row has 25 columns.
+// PostgreSQL allows 65535 bound parameters per statement; an event row has 26 columns.
 const ROWS_PER_INSERT = 400;
 const KEYS_PER_LOOKUP = 500;
 
@@ -112,11 +113,62 @@ export class PostgresIngestOps implements IngestOps {
     return rows;
   }
 
-  async updateVerdicts(rows: Pick<EventRow, 'id' | 'machine' | 'machine_kind' | 'machine_reason'>[]): Promise<void> {
-    // Few per batch (a hit joining a burst, a delivered event arriving after hits): one statement each.
-    for (const row of rows) {
-      await this.db.updateTable('events').set({ machine: row.machine, machine_kind: row.machine_kind, machine_reason: row.machine_reason }).where('id', '=', row.id).execute();
+  async countNearbyHits(environmentId: string, hits: HitPoint[], cap: number): Promise<Map<string, number>> {
+    const counts = new Map<string, number>();
+    for (const part of chunks(hits, KEYS_PER_LOOKUP)) {
+      const { rows } = await sql<{ id: string; nearby: number | string }>`
+        select h.id, (select count(*) from (
+          select 1 from events as e
+          where e.environment_id = ${environmentId} and e.message_id = h.message_id and e.occurred_at > h.at - ${BURST_MS} and e.occurred_at < h.at + ${BURST_MS}
+            and e.origin = 'first-party' and e.status in ('opened', 'clicked') and e.id <> h.id
+          limit ${cap}) as near) as nearby
+        from (values ${points(part)}) as h(id, message_id, at)`.execute(this.db);
+      for (const row of rows) counts.set(row.id, Number(row.nearby));
     }
+    return counts;
+  }
+
+  async growNearbyBursts(environmentId: string, hits: HitPoint[], cap: number): Promise<EventRow[]> {
+    const rows: EventRow[] = [];
+    for (const part of chunks(hits, KEYS_PER_LOOKUP)) {
+      // `e.burst < 10` spelled as the partial index `events_growing_bursts` is (migration 0008), so the planner uses it
+      const result = await sql<EventRow>`
+        update events as target set burst = least(${cap}, target.burst + grown.added)
+        from (
+          select e.id, count(*) as added
+          from events as e join (values ${points(part)}) as h(id, message_id, at)
+            on e.message_id = h.message_id and e.occurred_at > h.at - ${BURST_MS} and e.occurred_at < h.at + ${BURST_MS}
+          where e.environment_id = ${environmentId} and e.burst < 10 and e.burst < ${cap}
+          group by e.id
+        ) as grown
+        where target.id = grown.id
+        returning target.*`.execute(this.db);
+      rows.push(...result.rows);
+    }
+    return rows;
+  }
+
+  async updateHits(rows: Pick<EventRow, 'id' | 'burst' | 'machine' | 'machine_kind' | 'machine_reason'>[]): Promise<void> {
+    for (const part of chunks(rows, ROWS_PER_INSERT)) {
+      const values = sql.join(part.map((row) => sql`(${row.id}, ${row.burst}::integer, ${row.machine}::integer, ${row.machine_kind}::text, ${row.machine_reason}::text)`));
+      await sql`
+        update events as target set burst = v.burst, machine = v.machine, machine_kind = v.machine_kind, machine_reason = v.machine_reason
+        from (values ${values}) as v(id, burst, machine, machine_kind, machine_reason)
+        where target.id = v.id`.execute(this.db);
+    }
+  }
+
+  async firstHumanAt(environmentId: string, messageId: string, status: 'opened' | 'clicked'): Promise<number | null> {
+    const row = await this.db
+      .selectFrom('events')
+      .select((eb) => eb.fn.min('occurred_at').as('at'))
+      .where('environment_id', '=', environmentId)
+      .where('message_id', '=', messageId)
+      .where('status', '=', status)
+      .where('machine', '=', 0)
+      .where('ignored', '=', 0)
+      .executeTakeFirst();
+    return row?.at === null || row?.at === undefined ? null : Number(row.at);
   }
 
   async findEndpoints(environmentId: string): Promise<SubscribedEndpoint[]> {
@@ -144,6 +196,10 @@ export class PostgresIngestOps implements IngestOps {
         .execute();
     }
   }
+}
+
+function points(hits: HitPoint[]) {
+  return sql.join(hits.map((hit) => sql`(${hit.id}, ${hit.messageId}, ${hit.at}::bigint)`));
 }
 
 function chunks<T>(items: T[], size: number): T[][] {

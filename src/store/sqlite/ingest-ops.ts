@@ -1,12 +1,13 @@
 import type { Database as SqliteDatabase, Statement } from 'better-sqlite3';
-import type { IngestOps, MessageKey, ProviderKey, SubscribedEndpoint } from '../ingest.js';
+import type { HitPoint, IngestOps, MessageKey, ProviderKey, SubscribedEndpoint } from '../ingest.js';
 import type { DeliveryRow, EventRow, MessageRow } from '../schema.js';
 import { STATE_COLUMNS } from '../rows.js';
+import { BURST_MS } from '../hit-verdicts.js';
 
 const EVENT_COLUMNS: (keyof EventRow)[] = [
   'id', 'environment_id', 'integration_id', 'message_id', 'provider', 'status', 'native_type', 'ignored', 'occurred_at', 'received_at',
   'provider_message_id', 'recipient', 'dedupe_key', 'bounce_type', 'reason', 'attempts', 'url', 'user_agent', 'ip', 'machine', 'machine_reason', 'echo', 'raw',
-  'machine_kind', 'origin',
+  'machine_kind', 'origin', 'burst',
 ];
 const DELIVERY_COLUMNS: (keyof DeliveryRow)[] = [
   'id', 'environment_id', 'endpoint_id', 'event_id', 'message_id', 'event_type', 'status', 'attempts', 'next_attempt_at', 'lease_until',
@@ -37,7 +38,10 @@ export class SqliteIngestOps implements IngestOps {
     | 'findEndpoints'
     | 'insertDelivery'
     | 'messageEvents'
-    | 'updateVerdict',
+    | 'countNearby'
+    | 'growNearby'
+    | 'updateHit'
+    | 'firstHuman',
     Statement
   >;
 
@@ -62,7 +66,16 @@ export class SqliteIngestOps implements IngestOps {
           'on conflict (integration_id, dedupe_key) do nothing',
       ),
       messageEvents: database.prepare('select * from events where environment_id = ? and message_id = ? and ignored = 0'),
-      updateVerdict: database.prepare('update events set machine = ?, machine_kind = ?, machine_reason = ? where id = ?'),
+      countNearby: database.prepare(
+        "select count(*) from (select 1 from events where environment_id = ? and message_id = ? and occurred_at > ? and occurred_at < ? and origin = 'first-party' " +
+          "and status in ('opened', 'clicked') and id <> ? limit ?)",
+      ).pluck(),
+      // `burst < 10` spelled as the partial index `events_growing_bursts` is (migration 0008), so the planner uses it
+      growNearby: database.prepare(
+        'update events set burst = burst + 1 where environment_id = ? and message_id = ? and occurred_at > ? and occurred_at < ? and burst < 10 and burst < ? returning *',
+      ),
+      updateHit: database.prepare('update events set burst = ?, machine = ?, machine_kind = ?, machine_reason = ? where id = ?'),
+      firstHuman: database.prepare('select min(occurred_at) from events where environment_id = ? and message_id = ? and status = ? and machine = 0 and ignored = 0').pluck(),
       findEndpoints: database.prepare('select id, event_types from webhook_endpoints where environment_id = ? and enabled = 1'),
       insertDelivery: database.prepare(
         `insert into deliveries (${DELIVERY_COLUMNS.join(', ')}) values (${DELIVERY_COLUMNS.map(() => '?').join(', ')}) on conflict (endpoint_id, event_id) do nothing`,
@@ -156,7 +169,7 @@ export class SqliteIngestOps implements IngestOps {
         row.id, row.environment_id, row.integration_id, row.message_id, row.provider, row.status, row.native_type, row.ignored,
         row.occurred_at, row.received_at, row.provider_message_id, row.recipient, row.dedupe_key, row.bounce_type, row.reason,
         row.attempts, row.url, row.user_agent, row.ip, row.machine, row.machine_reason, row.echo, row.raw,
-        row.machine_kind, row.origin,
+        row.machine_kind, row.origin, row.burst,
       );
       if (result.changes > 0) inserted.add(row.dedupe_key);
     }
@@ -167,8 +180,28 @@ export class SqliteIngestOps implements IngestOps {
     return messageIds.flatMap((id) => this.statements.messageEvents.all(environmentId, id) as EventRow[]);
   }
 
-  async updateVerdicts(rows: Pick<EventRow, 'id' | 'machine' | 'machine_kind' | 'machine_reason'>[]): Promise<void> {
-    for (const row of rows) this.statements.updateVerdict.run(row.machine, row.machine_kind, row.machine_reason, row.id);
+  async countNearbyHits(environmentId: string, hits: HitPoint[], cap: number): Promise<Map<string, number>> {
+    const counts = new Map<string, number>();
+    for (const { id, messageId, at } of hits) counts.set(id, Number(this.statements.countNearby.get(environmentId, messageId, at - BURST_MS, at + BURST_MS, id, cap)));
+    return counts;
+  }
+
+  async growNearbyBursts(environmentId: string, hits: HitPoint[], cap: number): Promise<EventRow[]> {
+    // One new hit at a time: a neighbour of several gets one for each, up to the cap; the last copy of a row is current.
+    const rows = new Map<string, EventRow>();
+    for (const { messageId, at } of hits) {
+      for (const row of this.statements.growNearby.all(environmentId, messageId, at - BURST_MS, at + BURST_MS, cap) as EventRow[]) rows.set(row.id, row);
+    }
+    return [...rows.values()];
+  }
+
+  async updateHits(rows: Pick<EventRow, 'id' | 'burst' | 'machine' | 'machine_kind' | 'machine_reason'>[]): Promise<void> {
+    for (const row of rows) this.statements.updateHit.run(row.burst, row.machine, row.machine_kind, row.machine_reason, row.id);
+  }
+
+  async firstHumanAt(environmentId: string, messageId: string, status: 'opened' | 'clicked'): Promise<number | null> {
+    const at = this.statements.firstHuman.get(environmentId, messageId, status) as number | null;
+    return at === null ? null : Number(at);
   }
 
   async findEndpoints(environmentId: string): Promise<SubscribedEndpoint[]> {
