@@ -50,6 +50,14 @@ describe('tracking tokens', () => {
     const token = tokens.seal(click);
     for (const length of [0, 1, 21, 22, token.length - 1]) expect(tokens.open(token.slice(0, length))).toBeNull();
     expect(tokens.open(token + 'A')).toBeNull();
+    // base64 spellings of the same bytes: a dangling character, the unused low bits of the last one
+    for (const extra of ['A', 'B', '_']) expect(tokens.open(token + token.slice(-1) + extra)).toBeNull();
+    // a token whose last character carries unused bits (its length is not a multiple of 4)
+    const ragged = [0, 1, 2].map((extra) => tokens.seal({ ...click, url: click.url + 'x'.repeat(extra) })).find((sealed) => sealed.length % 4 !== 0)!;
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    const sibling = alphabet[alphabet.indexOf(ragged.at(-1)!) ^ 1]!;
+    expect(tokens.open(ragged)).not.toBeNull();
+    expect(tokens.open(ragged.slice(0, -1) + sibling)).toBeNull();
   });
 
   it('refuses a token sealed under another secret', () => {

@@ -51,7 +51,8 @@ export class TrackingTokens {
   open(token: string): TrackingTarget | null {
     if (token.length > MAX_TOKEN_LENGTH || !/^[A-Za-z0-9_-]+$/.test(token)) return null;
     const bytes = Buffer.from(token, 'base64url');
-    if (bytes.length <= TAG_BYTES) return null;
+    // One spelling per token: base64 decoding ignores a dangling character and the unused low bits of the last one.
+    if (bytes.length <= TAG_BYTES || bytes.toString('base64url') !== token) return null;
     const iv = bytes.subarray(0, TAG_BYTES);
     for (const { encryption, mac } of this.keys) {
       const decipher = createDecipheriv('aes-256-ctr', encryption, iv);
