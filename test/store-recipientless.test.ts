@@ -83,6 +83,21 @@ for (const dialect of DIALECTS) {
       expect(await timeline(bob.id)).toEqual(['sent']);
     });
 
+    it('keeps recipient-less events on one message when a registration that began first commits last', async () => {
+      const { event, ingest, register, messages, timeline } = scenario();
+      // a recipient's event makes the first message of the provider id; an unnamed event follows it there
+      const [carol] = await ingest([event('carol-1', 'carol@example.com')], T0 + 101);
+      const [first] = await ingest([event('unnamed-1', '', { status: 'delivered' })], T0 + 102);
+      expect(first!.event.messageId).toBe(carol!.event.messageId);
+      // a registration whose request started earlier (or on a node whose clock is behind) commits after them
+      const dave = await register('dave@example.com', T0 + 100);
+      expect(dave.id).not.toBe(carol!.event.messageId);
+      const [second] = await ingest([event('unnamed-2', '', { status: 'opened' })], T0 + 103);
+      expect(second!.event.messageId).toBe(carol!.event.messageId);
+      expect(await timeline(carol!.event.messageId!)).toEqual(['carol-1', 'unnamed-1', 'unnamed-2']);
+      expect((await messages()).map((message) => message.recipient).sort()).toEqual(['carol@example.com', 'dave@example.com']);
+    });
+
     it('gives a recipient-less message the recipient of the next event, and the recipients after it messages of their own', async () => {
       const { event, ingest, messages } = scenario();
       const [orphan] = await ingest([event('first', '')], T0);

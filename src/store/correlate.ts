@@ -15,10 +15,12 @@ import type { IngestBatch } from './types.js';
  * - an event with a recipient goes to the message with that recipient; when there is none and the only message with
  *   that provider id names no recipient, the event takes that message and gives it its recipient (the message is
  *   the same one, known better); otherwise it makes a message of its own;
- * - an event with no recipient goes to the EARLIEST created message with that provider id (ties by id), whatever its
- *   recipient: the first message a batch send registers or reports. Later registrations never move where such
- *   events go, so all of them land on one message. Only when there is no message at all does it make one with no
- *   recipient, which the first registration or event that names a recipient then takes over.
+ * - an event with no recipient goes to the FIRST message of that provider id, whatever its recipient: the one that
+ *   was created while no other message had the provider id, which carries a mark (`first_with_provider_id`, unique
+ *   per integration and provider id, kept by registration merges). The mark never moves, so all such events land on
+ *   one message whatever order requests commit in and whatever the nodes' clocks say; only messages stored before the
+ *   mark existed fall back to the earliest created (ties by id). Only when there is no message at all does it make
+ *   one with no recipient, which the first registration or event that names a recipient then takes over.
  *
  * In one order of arrival (a registration, then recipient-less events) and the other (events, then the
  * registration), one message results with every event. With several recipients and recipient-less events, the
@@ -46,6 +48,8 @@ interface Candidate {
   id: string;
   recipient: string;
   createdAt: number;
+  /** The first message of its provider id (see above). */
+  first: boolean;
   planned?: MessageRow;
 }
 
@@ -147,7 +151,7 @@ export async function correlate(ops: IngestOps, batch: IngestBatch, events: Pars
     let first = false;
     if (!candidate && providerMessageId !== null) {
       const siblings = messages.all(providerMessageId);
-      if (recipient === '') candidate = earliest(siblings);
+      if (recipient === '') candidate = landing(siblings);
       else if (siblings.length === 1 && siblings[0]!.recipient === '') {
         candidate = siblings[0]!;
         if (candidate.planned) candidate.planned.recipient = recipient;
@@ -158,7 +162,7 @@ export async function correlate(ops: IngestOps, batch: IngestBatch, events: Pars
     }
     if (!candidate) {
       const row = newMessageRow(batch, event, id ?? newId('msg', batch.receivedAt), first);
-      candidate = { id: row.id, recipient, createdAt: row.created_at, planned: row };
+      candidate = { id: row.id, recipient, createdAt: row.created_at, first, planned: row };
       if (providerMessageId !== null) messages.add(providerMessageId, candidate);
       planned.push(row);
       plannedIds.add(row.id);
@@ -198,7 +202,7 @@ export async function correlate(ops: IngestOps, batch: IngestBatch, events: Pars
       continue;
     }
     // An ignored event goes where it plainly belongs, and nowhere when that is a guess.
-    const candidate = id && byId.has(id) ? id : key === null ? undefined : (messages.exact(key) ?? (recipient === '' ? earliest(messages.all(providerMessageId!)) : undefined));
+    const candidate = id && byId.has(id) ? id : key === null ? undefined : (messages.exact(key) ?? (recipient === '' ? landing(messages.all(providerMessageId!)) : undefined));
     const candidateId = typeof candidate === 'string' ? candidate : (candidate?.id ?? null);
     resolved.set(event, candidateId === null ? null : (replaced.get(candidateId) ?? candidateId));
   }
@@ -230,11 +234,13 @@ async function replaceLost(ops: IngestOps, batch: IngestBatch, lost: MessageRow[
 }
 
 function stored(row: MessageKey): Candidate {
-  return { id: row.id, recipient: row.recipient ?? '', createdAt: Number(row.created_at) };
+  return { id: row.id, recipient: row.recipient ?? '', createdAt: Number(row.created_at), first: Number(row.first_with_provider_id) === 1 };
 }
 
-/** The rule for events that name no recipient: the message created first, then the smaller id. */
-function earliest(candidates: Candidate[]): Candidate | undefined {
+/** The rule for events that name no recipient: the marked first message; without one, the earliest created. */
+function landing(candidates: Candidate[]): Candidate | undefined {
+  const marked = candidates.find((candidate) => candidate.first);
+  if (marked) return marked;
   let best: Candidate | undefined;
   for (const candidate of candidates) {
     if (!best || candidate.createdAt < best.createdAt || (candidate.createdAt === best.createdAt && candidate.id < best.id)) best = candidate;

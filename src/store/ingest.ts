@@ -17,7 +17,7 @@ export interface ProviderKey {
 }
 
 /** What correlation needs of a message; reading whole rows costs measurably more. */
-export type MessageKey = Pick<MessageRow, 'id' | 'integration_id' | 'provider_message_id' | 'recipient' | 'created_at'>;
+export type MessageKey = Pick<MessageRow, 'id' | 'integration_id' | 'provider_message_id' | 'recipient' | 'created_at' | 'first_with_provider_id'>;
 
 /**
  * The few bulk operations the ingest transaction needs. Each dialect implements them inside its own

@@ -29,7 +29,7 @@ export class PostgresIngestOps implements IngestOps {
       rows.push(
         ...(await this.db
           .selectFrom('messages')
-          .select(['id', 'integration_id', 'provider_message_id', 'recipient', 'created_at'])
+          .select(['id', 'integration_id', 'provider_message_id', 'recipient', 'created_at', 'first_with_provider_id'])
           .where('environment_id', '=', environmentId)
           .where('id', 'in', part)
           .execute()),
@@ -46,7 +46,7 @@ export class PostgresIngestOps implements IngestOps {
       rows.push(
         ...(await this.db
           .selectFrom('messages')
-          .select(['id', 'integration_id', 'provider_message_id', 'recipient', 'created_at'])
+          .select(['id', 'integration_id', 'provider_message_id', 'recipient', 'created_at', 'first_with_provider_id'])
           .where('integration_id', '=', integrationId)
           .where('provider_message_id', 'in', [...new Set(part.map((key) => key.providerMessageId))])
           .execute()),

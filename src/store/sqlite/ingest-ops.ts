@@ -51,12 +51,12 @@ export class SqliteIngestOps implements IngestOps {
     this.statements = {
       findEvent: database.prepare('select * from events where integration_id = ? and dedupe_key = ?'),
       eventExists: database.prepare('select 1 from events where integration_id = ? and dedupe_key = ?').pluck(),
-      findMessage: database.prepare('select id, integration_id, provider_message_id, recipient, created_at from messages where environment_id = ? and id = ?'),
+      findMessage: database.prepare('select id, integration_id, provider_message_id, recipient, created_at, first_with_provider_id from messages where environment_id = ? and id = ?'),
       lockMessage: database.prepare('select * from messages where environment_id = ? and id = ?'),
       findByProviderKey: database.prepare(
-        'select id, integration_id, provider_message_id, recipient, created_at from messages where integration_id = ? and provider_message_id = ? and recipient = ?',
+        'select id, integration_id, provider_message_id, recipient, created_at, first_with_provider_id from messages where integration_id = ? and provider_message_id = ? and recipient = ?',
       ),
-      findByProviderId: database.prepare('select id, integration_id, provider_message_id, recipient, created_at from messages where integration_id = ? and provider_message_id = ?'),
+      findByProviderId: database.prepare('select id, integration_id, provider_message_id, recipient, created_at, first_with_provider_id from messages where integration_id = ? and provider_message_id = ?'),
       giveRecipient: database.prepare("update messages set recipient = ? where environment_id = ? and id = ? and recipient = ''"),
       insertMessage: database.prepare(
         `insert into messages (${MESSAGE_COLUMNS.join(', ')}) values (${MESSAGE_COLUMNS.map(() => '?').join(', ')})`,
