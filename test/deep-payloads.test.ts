@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { signMandrill, signSns, SNS } from './helpers/signers.js';
-import { DIALECTS } from './helpers/stores.js';
+import { DIALECTS, execute } from './helpers/stores.js';
 
 // Issue 9, item 3: one payload nested thousands of levels deep must neither be stored nor, when it already is,
 // make the environment's events unreadable.
@@ -112,6 +112,26 @@ for (const dialect of DIALECTS) {
       // the outbound payload of that event renders as well
       const body = renderPayload(result!.event, null);
       expect(JSON.parse(body).data.event.raw).toBe(raw);
+    });
+
+    it('reads messages and integrations whose metadata or settings were stored nested too deep', async () => {
+      const [result] = await server.storage.store.ingest({
+        environmentId: server.environmentId,
+        integrationId: generic,
+        provider: 'generic',
+        receivedAt: Date.now(),
+        events: [{ status: 'sent', nativeType: 'sent', occurredAt: Date.parse('2026-11-21T12:00:00Z'), dedupeKey: 'deep-meta', providerMessageId: 'deep-meta-msg', recipient: 'di@example.com', raw: '{}' }],
+      });
+      const messageId = result!.event.messageId!;
+      // as only a write from before the bound could have left them
+      await execute(server.storage, `update messages set metadata = '{"a":${deepArray()}}' where id = '${messageId}'`);
+      await execute(server.storage, `update integrations set settings = '${deepObject()}' where id = '${generic}'`);
+
+      for (const path of ['/v1/messages', `/v1/messages/${messageId}`, '/v1/integrations', `/v1/integrations/${generic}`, '/v1/events']) {
+        expect((await server.api(path)).status, path).toBe(200);
+      }
+      expect((await server.api(`/v1/messages/${messageId}`)).body.metadata).toEqual({});
+      expect((await server.api(`/v1/integrations/${generic}`)).body.settings).toEqual({});
     });
   });
 }

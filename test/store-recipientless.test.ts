@@ -1,29 +1,11 @@
-import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import fc from 'fast-check';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ParsedEvent } from '../src/core/event.js';
 import type { Message, NewMessage, Store } from '../src/store/types.js';
-import { DIALECTS, freshStore, type TestStore } from './helpers/stores.js';
+import { DIALECTS, execute, freshStore, type TestStore } from './helpers/stores.js';
 
 const T0 = 1_700_000_000_000;
 const environmentId = 'env_a';
-
-/** Runs a statement on the store's database from outside the store, as an older version of Mailtrail would have. */
-async function execute(context: TestStore, statement: string): Promise<void> {
-  const { location } = context;
-  if (location.databaseUrl) {
-    const client = new pg.Client({ connectionString: location.databaseUrl, options: `-c search_path=${location.schema}` });
-    await client.connect();
-    await client.query(statement);
-    await client.end();
-  } else {
-    const db = new Database(join(location.dataDir, 'mailtrail.db'));
-    db.exec(statement);
-    db.close();
-  }
-}
 
 /** One thing that happens to a provider id: a registration, or a batch of events (a recipient of '' names none). */
 type Step = { register: string } | { events: { key: string; status: 'sent' | 'delivered' | 'opened'; recipient: string; at: number }[] };

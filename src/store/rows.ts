@@ -1,3 +1,4 @@
+import { nestsDeeperThan } from '../core/json-depth.js';
 import type { EventOrigin, MachineKind, NormalizedEvent } from '../core/event.js';
 import { DEFAULT_STATUS_MAPPING, isStatusMapping } from '../core/status-mapping.js';
 import { EMPTY_STATE, type MessageState, type StateEvent } from '../core/message-state.js';
@@ -18,14 +19,20 @@ export function integrationFromRow(row: IntegrationTable): Integration {
     allowUnsigned: Boolean(row.allow_unsigned),
     signingKeyEnc: row.signing_key_enc,
     credentialsEnc: row.credentials_enc,
-    settings: parseSettings(row.settings),
+    settings: parseObject(row.settings),
     statusMapping: isStatusMapping(row.status_mapping) ? row.status_mapping : DEFAULT_STATUS_MAPPING,
     createdAt: Number(row.created_at),
     updatedAt: Number(row.updated_at),
   };
 }
 
-function parseSettings(text: string): Record<string, unknown> {
+/**
+ * A stored JSON object (integration settings, message metadata). One nested deeper than any write now accepts can
+ * only predate that bound: it reads as `{}` (the stored text is kept as it is), because serializing it again for a
+ * response would run out of stack and make every list holding it unreadable.
+ */
+function parseObject(text: string): Record<string, unknown> {
+  if (nestsDeeperThan(text)) return {};
   const value: unknown = JSON.parse(text);
   return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
 }
@@ -58,7 +65,7 @@ export function messageFromRow(row: MessageRow): Message {
     from: row.from_address,
     subject: row.subject,
     tags: JSON.parse(row.tags) as string[],
-    metadata: JSON.parse(row.metadata) as Record<string, unknown>,
+    metadata: parseObject(row.metadata),
     workflowRunId: row.workflow_run_id,
     stepRunId: row.step_run_id,
     origin: row.origin as MessageOrigin,

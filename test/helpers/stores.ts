@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import pg from 'pg';
 import { createPostgresStore, createSqliteStore } from '../../src/store/index.js';
 import type { Store } from '../../src/store/types.js';
@@ -54,5 +55,20 @@ export async function dropSchema(schema: string): Promise<void> {
     await client.query(`drop schema if exists ${schema} cascade`);
   } finally {
     await client.end();
+  }
+}
+
+/** Runs a statement on the store's database from outside the store, as an older version of Mailtrail would have. */
+export async function execute(context: TestStore, statement: string): Promise<void> {
+  const { location } = context;
+  if (location.databaseUrl) {
+    const client = new pg.Client({ connectionString: location.databaseUrl, options: `-c search_path=${location.schema}` });
+    await client.connect();
+    await client.query(statement);
+    await client.end();
+  } else {
+    const db = new Database(join(location.dataDir, 'mailtrail.db'));
+    db.exec(statement);
+    db.close();
   }
 }
