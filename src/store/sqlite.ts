@@ -78,7 +78,13 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     });
   const schedule = () => {
     scheduled = true;
-    setImmediate(() => void drain());
+    setImmediate(() => {
+      // The connection itself can fail (the store was closed): whatever waits is told, instead of waiting forever.
+      drain().catch((error: unknown) => {
+        scheduled = false;
+        for (const entry of queue.splice(0)) entry.reject(error);
+      });
+    });
   };
 
   return new KyselyStore({
