@@ -23,3 +23,5 @@ export type { ConfiguredWebhook } from './outbound/endpoints.js';
 export type { ConfiguredProvider } from './service/configured-providers.js';
 export type { NodeHandler } from './embed/node-handler.js';
 export type { FastifyPlugin, FastifyInstanceLike } from './embed/fastify.js';
+export { classifyEngagement, createClassifier, SHIPPED_MACHINE_RANGES, type EngagementHit, type EngagementContext, type EngagementVerdict, type EngagementClassifier, type MachineKind } from './engagement/classify.js';
+export { loadMachineRanges, parseMachineRanges, type MachineRangesFile, type MachineRange } from './engagement/machine-ranges.js';

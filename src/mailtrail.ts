@@ -7,6 +7,7 @@ import { createApp } from './http/app.js';
 import { answeringBeforeBody, serveNode } from './http/node-server.js';
 import type { AppContext, AppEnv } from './http/context.js';
 import { EventBus, type EmailEventHandler, type EmailEventType } from './ingest/emitter.js';
+import type { MachineRangesFile } from './engagement/machine-ranges.js';
 import { createHitRecorder } from './ingest/hits.js';
 import { silentLogger, type Logger } from './log.js';
 import { Metrics } from './metrics.js';
@@ -106,6 +107,11 @@ export interface TrackingOptions {
   trustProxy?: readonly string[] | undefined;
   /** What is stored of a hit's address: `full`, `truncated` (/24, /48; the default) or `none` (MAILTRAIL_IP_STORAGE). */
   ipStorage?: IpStorage | undefined;
+  /**
+   * The address ranges machine detection uses (MAILTRAIL_MACHINE_RANGES), in place of the shipped
+   * `src/engagement/data/machine-ranges.json`: read one with `loadMachineRanges(path)`.
+   */
+  machineRanges?: MachineRangesFile | undefined;
 }
 
 /** What `Mailtrail.instrument` takes. */
@@ -238,7 +244,7 @@ export class Mailtrail {
       integrations: this.integrations,
       endpoints: this.endpoints,
       afterCommit: () => this.worker?.wake(),
-      hits: createHitRecorder({ store: this.store, log: this.log, metrics: this.metrics, now: this.now, bus: this.bus, afterCommit: () => this.worker?.wake() }),
+      hits: createHitRecorder({ store: this.store, ranges: options.tracking?.machineRanges, log: this.log, metrics: this.metrics, now: this.now, bus: this.bus, afterCommit: () => this.worker?.wake() }),
       sendTestEvent: (endpoint) => {
         const now = this.now();
         const body = renderTestPayload(now);

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -15,6 +15,15 @@ describe('loadConfig', () => {
     const previous = 'p'.repeat(32);
     const custom = loadConfig({ MAILTRAIL_TRACKING_URL: 'https://t.example.com/', MAILTRAIL_SECRET_PREVIOUS: ` ${previous} ,${previous}2`, MAILTRAIL_TRUST_PROXY: '10.0.0.0/8, ::1', MAILTRAIL_IP_STORAGE: 'FULL' });
     expect(custom.tracking).toEqual({ baseUrl: 'https://t.example.com', previousSecrets: [previous, `${previous}2`], trustProxy: ['10.0.0.0/8', '::1'], ipStorage: 'full' });
+  });
+  it('reads an operator\'s machine ranges file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mailtrail-ranges-'));
+    const file = join(dir, 'ranges.json');
+    writeFileSync(file, readFileSync(new URL('../engagement/data/machine-ranges.json', import.meta.url)));
+    expect(loadConfig({}).tracking.machineRanges).toBeUndefined();
+    expect(loadConfig({ MAILTRAIL_MACHINE_RANGES: file }).tracking.machineRanges?.ranges.length).toBeGreaterThan(0);
+    writeFileSync(file, '{"ranges": [{"cidr": "not a cidr"}]}');
+    expect(() => loadConfig({ MAILTRAIL_MACHINE_RANGES: file })).toThrow(/^MAILTRAIL_MACHINE_RANGES: /);
   });
   it('lets flags win over the environment', () => {
     expect(loadConfig({ PORT: '4000' }, { port: '5000' }).port).toBe(5000);
@@ -33,6 +42,7 @@ describe('loadConfig', () => {
     [{ MAILTRAIL_SECRET_PREVIOUS: 'short' }, /MAILTRAIL_SECRET_PREVIOUS must list secrets of at least 32/],
     [{ MAILTRAIL_TRUST_PROXY: '10.0.0.0/33' }, /MAILTRAIL_TRUST_PROXY: "10.0.0.0\/33" is not an address or CIDR/],
     [{ MAILTRAIL_IP_STORAGE: 'hashed' }, /MAILTRAIL_IP_STORAGE must be one of full, truncated, none/],
+    [{ MAILTRAIL_MACHINE_RANGES: '/nonexistent/ranges.json' }, /MAILTRAIL_MACHINE_RANGES: machine ranges file \/nonexistent\/ranges.json cannot be read/],
   ])('refuses %o with one clear line', (env, message) => {
     expect(() => loadConfig(env)).toThrow(message);
   });

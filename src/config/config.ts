@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { MailtrailError } from '../core/errors.js';
 import { parseRetrySchedule } from '../outbound/schedule.js';
 import { IP_STORAGE_MODES, type IpStorage } from '../engagement/client-ip.js';
+import { loadMachineRanges, type MachineRangesFile } from '../engagement/machine-ranges.js';
 import { parseCidrs } from '../net/cidrs.js';
 import { parseAllowedCidrs } from '../outbound/ssrf.js';
 import { generateMasterSecret } from '../security/secret-box.js';
@@ -32,6 +33,8 @@ export interface Config {
     trustProxy: string[];
     /** MAILTRAIL_IP_STORAGE: what is kept of a hit's address. */
     ipStorage: IpStorage;
+    /** MAILTRAIL_MACHINE_RANGES: an operator's address ranges for machine detection, instead of the shipped ones. */
+    machineRanges: MachineRangesFile | undefined;
   };
   outbound: {
     concurrency: number;
@@ -94,6 +97,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: ConfigFl
       previousSecrets,
       trustProxy: attempt(() => parseCidrs(env.MAILTRAIL_TRUST_PROXY, 'MAILTRAIL_TRUST_PROXY')),
       ipStorage: ipStorage as IpStorage,
+      machineRanges: env.MAILTRAIL_MACHINE_RANGES ? attempt(() => loadMachineRanges(env.MAILTRAIL_MACHINE_RANGES!), 'MAILTRAIL_MACHINE_RANGES') : undefined,
     },
     outbound: {
       concurrency: integer('MAILTRAIL_WEBHOOK_CONCURRENCY', env.MAILTRAIL_WEBHOOK_CONCURRENCY ?? '16', 1, 256),
@@ -125,11 +129,11 @@ function boolean(name: string, value: string | undefined): boolean {
 }
 
 /** Runs a parser whose errors are configuration errors: one line, naming the setting. */
-function attempt<T>(parse: () => T): T {
+function attempt<T>(parse: () => T, name?: string): T {
   try {
     return parse();
   } catch (error) {
-    return fail((error as Error).message);
+    return fail(name ? `${name}: ${(error as Error).message}` : (error as Error).message);
   }
 }
 
