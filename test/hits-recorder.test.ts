@@ -200,7 +200,12 @@ for (const dialect of DIALECTS) {
       const hits = recorder();
       await expect(hits.record({ ...hit('msg-x', T0), environmentId: 'env_missing' })).rejects.toMatchObject({ code: 'MT_ERR_NOT_FOUND' });
       expect((await metrics.trackingHits.get()).values).toEqual([expect.objectContaining({ labels: { kind: 'open', result: 'refused' }, value: 1 })]);
+      expect(await store.firstPartyIntegration('env_missing', clock)).toBeNull();
       expect((await store.listMessages(environmentId, { limit: 100, q: 'msg-x' })).data).toEqual([]);
+      // and hits the routes could not have made
+      await expect(hits.record(hit('', T0))).rejects.toMatchObject({ code: 'MT_ERR_VALIDATION' });
+      await expect(hits.record(hit('msg-x', Number.NaN))).rejects.toMatchObject({ code: 'MT_ERR_VALIDATION' });
+      await expect(hits.record(hit('x'.repeat(256), T0))).rejects.toMatchObject({ code: 'MT_ERR_VALIDATION' });
     });
 
     it('counts people apart from machines: a privacy proxy, a HEAD probe and a script are machines', async () => {

@@ -160,9 +160,17 @@ export function createHitRecorder(options: HitRecorderOptions): HitRecorder {
 
   return {
     record(hit: TrackingHit): Promise<void> {
-      if (typeof hit.messageId !== 'string' || hit.messageId === '' || hit.messageId.length > MAX_ID_LENGTH) {
-        metrics.trackingHits.inc({ kind: hit.kind, result: 'refused' });
-        return Promise.reject(new MailtrailError('MT_ERR_VALIDATION', `a message id is 1 to ${MAX_ID_LENGTH} characters`));
+      const invalid =
+        typeof hit.messageId !== 'string' || hit.messageId === '' || hit.messageId.length > MAX_ID_LENGTH
+          ? `a message id is 1 to ${MAX_ID_LENGTH} characters`
+          : !(hit.kind in STATUS)
+            ? `unknown kind of hit: ${String(hit.kind)}`
+            : !Number.isSafeInteger(hit.occurredAt) || hit.occurredAt < 0
+              ? 'occurredAt must be epoch milliseconds'
+              : null;
+      if (invalid !== null) {
+        metrics.trackingHits.inc({ kind: String(hit.kind), result: 'refused' });
+        return Promise.reject(new MailtrailError('MT_ERR_VALIDATION', invalid));
       }
       return new Promise<void>((resolve, reject) => {
         let lane = lanes.get(hit.environmentId);
