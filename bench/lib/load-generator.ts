@@ -1,4 +1,5 @@
-// A separate process that posts prepared requests over loopback and reports latencies as JSON on stdout.
+// A separate process that sends prepared requests over loopback and reports latencies as JSON on stdout.
+// A request is a POST of its body to the plan's URL, or a GET of its own path when it names one.
 // Usage: node --import tsx bench/lib/load-generator.ts <plan.json>
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
@@ -6,7 +7,7 @@ import http from 'node:http';
 interface Plan {
   url: string;
   concurrency: number;
-  requests: { body: string; headers: Record<string, string> }[];
+  requests: { body: string; headers: Record<string, string>; path?: string }[];
 }
 
 const plan = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as Plan;
@@ -17,12 +18,14 @@ const statuses: Record<string, number> = {};
 let next = 0;
 
 function post(index: number): Promise<void> {
-  const { body, headers } = plan.requests[index]!;
-  const payload = Buffer.from(body);
+  const { body, headers, path } = plan.requests[index]!;
+  const payload = path === undefined ? Buffer.from(body) : null;
   const started = process.hrtime.bigint();
   return new Promise((resolve, reject) => {
     const request = http.request(
-      { host: target.hostname, port: target.port, path: target.pathname, method: 'POST', agent, headers: { ...headers, 'content-length': payload.length } },
+      payload === null
+        ? { host: target.hostname, port: target.port, path, method: 'GET', agent, headers }
+        : { host: target.hostname, port: target.port, path: target.pathname, method: 'POST', agent, headers: { ...headers, 'content-length': payload.length } },
       (response) => {
         response.resume();
         response.on('end', () => {
@@ -33,7 +36,8 @@ function post(index: number): Promise<void> {
       },
     );
     request.on('error', reject);
-    request.end(payload);
+    if (payload === null) request.end();
+    else request.end(payload);
   });
 }
 

@@ -14,8 +14,15 @@ export interface LoadResult {
 
 const generator = fileURLToPath(new URL('./load-generator.ts', import.meta.url));
 
+/** A POST of `body` to the load's URL, or a GET of `path` (on the same host) when set. */
+export interface LoadRequest {
+  body: string;
+  headers: Record<string, string>;
+  path?: string;
+}
+
 /** Runs the load generator in its own process against `url`. */
-export function runLoad(url: string, requests: { body: string; headers: Record<string, string> }[], concurrency: number): Promise<LoadResult> {
+export function runLoad(url: string, requests: LoadRequest[], concurrency: number): Promise<LoadResult> {
   const planFile = join(tmpdir(), `mailtrail-bench-${process.pid}-${Date.now()}.json`);
   writeFileSync(planFile, JSON.stringify({ url, concurrency, requests }));
   return new Promise((resolve, reject) => {
