@@ -34,6 +34,8 @@ export class ProviderRegistry {
       throw new MailtrailError('MT_ERR_VALIDATION', `a provider id must be 2-40 lower-case letters, digits, "_" or "-", starting with a letter: "${adapter.id}"`);
     }
     if (this.adapters.has(adapter.id)) throw new MailtrailError('MT_ERR_CONFLICT', `provider "${adapter.id}" is already registered`);
+    // the provider of first-party tracking hits (FIRST_PARTY_PROVIDER in store/hit-verdicts.ts)
+    if (adapter.id === 'mailtrail') throw new MailtrailError('MT_ERR_CONFLICT', 'provider "mailtrail" is Mailtrail\'s own first-party tracking');
     this.adapters.set(adapter.id, adapter);
   }
 }

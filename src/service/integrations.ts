@@ -1,3 +1,4 @@
+import { FIRST_PARTY_PROVIDER } from '../store/hit-verdicts.js';
 import { randomBytes } from 'node:crypto';
 import { MailtrailError } from '../core/errors.js';
 import { newId } from '../core/ids.js';
@@ -88,7 +89,7 @@ export class IntegrationService {
   }
 
   async update(environmentId: string, id: string, input: UpdateIntegrationInput): Promise<Integration> {
-    const current = await this.get(environmentId, id);
+    const current = builtInRefused(await this.get(environmentId, id));
     const adapter = this.adapterOf(current);
     const updated = await this.store.updateIntegration(environmentId, id, {
       ...(input.name !== undefined ? { name: input.name } : {}),
@@ -105,7 +106,7 @@ export class IntegrationService {
 
   /** New inbound credentials for a provider that does not sign; the old ones stop working at once. */
   async rotateCredentials(environmentId: string, id: string): Promise<IntegrationWithCredentials> {
-    const current = await this.get(environmentId, id);
+    const current = builtInRefused(await this.get(environmentId, id));
     if (this.adapterOf(current).auth !== 'credentials') {
       throw new MailtrailError('MT_ERR_VALIDATION', `${current.provider} signs its requests: it has a signing key, not inbound credentials`);
     }
@@ -116,6 +117,7 @@ export class IntegrationService {
   }
 
   async delete(environmentId: string, id: string): Promise<void> {
+    builtInRefused(await this.get(environmentId, id));
     if (!(await this.store.deleteIntegration(environmentId, id))) throw new MailtrailError('MT_ERR_NOT_FOUND', `no integration ${id}`);
   }
 
@@ -170,4 +172,15 @@ function checkSettings(adapter: ProviderAdapter, settings: Record<string, unknow
 function checkStatusMapping(value: unknown): StatusMapping {
   if (isStatusMapping(value)) return value;
   throw new MailtrailError('MT_ERR_VALIDATION', `statusMapping must be one of ${STATUS_MAPPINGS.map((mapping) => `"${mapping}"`).join(', ')}`);
+}
+
+/**
+ * The environment's first-party tracking integration (provider `mailtrail`) holds the messages that tracking hits
+ * create; Mailtrail makes it and the hit recorder keeps its id, so it is not the API's to change or delete.
+ */
+function builtInRefused(integration: Integration): Integration {
+  if (integration.provider === FIRST_PARTY_PROVIDER) {
+    throw new MailtrailError('MT_ERR_CONFLICT', `integration ${integration.id} is Mailtrail's own first-party tracking integration: it cannot be changed or deleted`);
+  }
+  return integration;
 }
