@@ -39,3 +39,23 @@ describe("the environment's first-party tracking integration", () => {
     expect(() => server.mailtrail.registerParser('mailtrail', () => [])).toThrow(MailtrailError);
   });
 });
+
+describe('a message a tracking hit made before it was registered', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startServer('sqlite');
+  });
+  afterAll(() => server.stop());
+
+  it('takes no provider id by PATCH (its events could never reach it), and joins its integration by POST', async () => {
+    const { html } = server.mailtrail.instrument({ environmentId: server.environmentId, messageId: 'early-1', html: '<p>Hi</p>' });
+    const pixel = /https:\/\/mailtrail\.example\.com(\/track\/open\/[\w-]+)/.exec(html!)![1]!;
+    expect((await fetch(server.url + pixel)).status).toBe(200);
+    const patched = await server.api('/v1/messages/early-1', { method: 'PATCH', body: { providerMessageId: 'pm-early-1' } });
+    expect(patched).toMatchObject({ status: 409, body: { error: { code: 'MT_ERR_CONFLICT', message: expect.stringContaining('POST /v1/messages') } } });
+
+    const integrationId = (await server.api('/v1/integrations', { body: { providerId: 'generic', name: 'own code' } })).body.id;
+    const registered = await server.api('/v1/messages', { body: { integrationId, id: 'early-1', providerMessageId: 'pm-early-1', to: 'ada@example.com' } });
+    expect(registered.body).toMatchObject({ integrationId, providerMessageId: 'pm-early-1', state: { opens: 1 } });
+  });
+});

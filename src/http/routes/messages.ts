@@ -1,3 +1,4 @@
+import { FIRST_PARTY_PROVIDER } from '../../store/hit-verdicts.js';
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import { MailtrailError } from '../../core/errors.js';
 import type { AppContext, AppEnv } from '../context.js';
@@ -125,6 +126,13 @@ export function messageRoutes(context: AppContext, hooks: ConstructorParameters<
         throw new MailtrailError('MT_ERR_CONFLICT', `message ${id} already has provider message id ${current.providerMessageId}`);
       }
       if (current.integrationId === null) throw new MailtrailError('MT_ERR_CONFLICT', `message ${id} belongs to no integration`);
+      // Provider events correlate within their own integration, never the first-party one a hit put this message in.
+      if (providerMessageId !== undefined && current.provider === FIRST_PARTY_PROVIDER) {
+        throw new MailtrailError(
+          'MT_ERR_CONFLICT',
+          `message ${id} was made by a tracking hit before it was registered: register it with POST /v1/messages, its integrationId and this providerMessageId`,
+        );
+      }
       const result = await context.store.registerMessage(patched(current, { ...body, providerMessageId }), context.now());
       return c.json(messageView(registered(result)), 200);
     },
