@@ -8,7 +8,7 @@ import { answeringBeforeBody, serveNode } from './http/node-server.js';
 import type { AppContext, AppEnv } from './http/context.js';
 import { EventBus, type EmailEventHandler, type EmailEventType } from './ingest/emitter.js';
 import type { MachineRangesFile } from './engagement/machine-ranges.js';
-import { createHitRecorder } from './ingest/hits.js';
+import { createHitRecorder, type OwnedHitRecorder } from './ingest/hits.js';
 import { silentLogger, type Logger } from './log.js';
 import { Metrics } from './metrics.js';
 import { generateApiKey } from './security/api-keys.js';
@@ -193,6 +193,8 @@ export class Mailtrail {
   private readonly configuredProviders: ConfiguredProviders;
   private readonly defaultEnvironment: DefaultEnvironment;
   private readonly tracking: AppContext['tracking'];
+  /** Hits may be answered before their commit (tracking routes): close() flushes them before the store closes. */
+  private readonly hits: OwnedHitRecorder;
   private readonly defaultEnvironmentId: string | undefined;
 
   /** @internal use `createMailtrail` */
@@ -244,7 +246,7 @@ export class Mailtrail {
       integrations: this.integrations,
       endpoints: this.endpoints,
       afterCommit: () => this.worker?.wake(),
-      hits: createHitRecorder({ store: this.store, ranges: options.tracking?.machineRanges, log: this.log, metrics: this.metrics, now: this.now, bus: this.bus, afterCommit: () => this.worker?.wake() }),
+      hits: (this.hits = createHitRecorder({ store: this.store, ranges: options.tracking?.machineRanges, log: this.log, metrics: this.metrics, now: this.now, bus: this.bus, afterCommit: () => this.worker?.wake() })),
       sendTestEvent: (endpoint) => {
         const now = this.now();
         const body = renderTestPayload(now);
@@ -449,6 +451,7 @@ export class Mailtrail {
     await this.worker?.stop();
     this.sender.close();
     await Promise.all([...this.servers].map((server) => this.closeServer(server)));
+    await this.hits.flush();
     await this.store.close();
   }
 

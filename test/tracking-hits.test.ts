@@ -2,6 +2,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TrackingTokens } from '../src/engagement/tokens.js';
 import { generateMasterSecret } from '../src/security/secret-box.js';
+import { until } from './helpers/receiver.js';
 import { startServer, type TestServer } from './helpers/server.js';
 import { DIALECTS } from './helpers/stores.js';
 
@@ -154,7 +155,9 @@ for (const dialect of DIALECTS) {
       // loose bounds for a shared 2-core machine: the figures printed above are what to read
       expect(percentile(sequential, 50)).toBeLessThan(50);
       expect(percentile(concurrent, 99)).toBeLessThan(500);
-      expect((await server.api('/v1/messages/msg-latency')).body.state.opens).toBe(260);
+      // hits answered while others were being stored are stored by the commit that follows within milliseconds
+      const opens = async () => (await server.api('/v1/messages/msg-latency')).body.state.opens as number;
+      expect(await until(opens, (count) => count === 260, 5000)).toBe(260);
     });
   });
 }

@@ -42,6 +42,12 @@ interface Pending {
   reject: (error: unknown) => void;
 }
 
+/** The recorder as its owner holds it: `flush` before the store closes, so no queued hit is lost. */
+export interface OwnedHitRecorder extends HitRecorder {
+  /** Resolves once every hit recorded so far is stored or has failed (and was logged and counted). */
+  flush(): Promise<void>;
+}
+
 interface Lane {
   queue: Pending[];
   inFlight: number;
@@ -60,13 +66,23 @@ interface Lane {
  * `first-party`, in the environment's built-in first-party integration (provider `mailtrail`); registering that id
  * later takes it over, hits included, as registrations take over provider-created messages.
  */
-export function createHitRecorder(options: HitRecorderOptions): HitRecorder {
+export function createHitRecorder(options: HitRecorderOptions): OwnedHitRecorder {
   const { store, log, metrics, now, bus } = options;
   const toEvent = hitEvents(options.ranges ?? SHIPPED_MACHINE_RANGES);
   const windowMs = options.batchWindowMs ?? 0;
   const lanes = new Map<string, Lane>();
   // The first-party integration of each environment, once known (it is never deleted by Mailtrail itself).
   const integrations = new Map<string, Promise<string | null>>();
+  // Hits queued or being stored, and who waits for there to be none (flush).
+  let unsettled = 0;
+  let idle: (() => void)[] = [];
+
+  function settled(): void {
+    if (--unsettled > 0) return;
+    const waiting = idle;
+    idle = [];
+    for (const wake of waiting) wake();
+  }
 
   function integrationOf(environmentId: string): Promise<string | null> {
     let known = integrations.get(environmentId);
@@ -178,9 +194,16 @@ export function createHitRecorder(options: HitRecorderOptions): HitRecorder {
           lane = { queue: [], inFlight: 0, scheduled: false };
           lanes.set(hit.environmentId, lane);
         }
-        lane.queue.push({ hit, resolve, reject });
+        unsettled++;
+        // A hit is settled once, whichever comes first (a batch retried hit by hit can end in both).
+        let done = false;
+        const settle = () => !done && ((done = true), settled(), true);
+        lane.queue.push({ hit, resolve: () => settle() && resolve(), reject: (error) => settle() && reject(error) });
         schedule(hit.environmentId, lane);
       });
+    },
+    flush(): Promise<void> {
+      return unsettled === 0 ? Promise.resolve() : new Promise((resolve) => idle.push(resolve));
     },
   };
 }

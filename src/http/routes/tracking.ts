@@ -31,6 +31,15 @@ const PIXEL_HEADERS: Record<string, string> = {
  * bound, and the hit is stored (or logged as lost, and counted by the recorder) after the answer.
  */
 const RECORD_WAIT_MS = 250;
+/**
+ * While other hits are being stored, a new one is answered as soon as it is queued: it joins the shared commit that
+ * follows within milliseconds, and a hit that cannot be stored is logged and counted (Mailtrail's close() stores what
+ * is queued at shutdown). Waiting for the commit made each hit wait for the ones before it as well, and kept batches
+ * at the number of open connections: bench/engagement on PostgreSQL, 16 connections, went from 356 to 1,200 hits/s
+ * (server CPU 1.4 to 0.4 ms per hit). Past this many hits not yet stored (a database slower than the traffic), hits
+ * wait for their commit again, so the backlog, and how late a hit can be stored after its answer, stay bounded.
+ */
+const MAX_ANSWERED_UNSTORED = 256;
 /** An RFC 8058 body is 26 bytes; a form from our own page is not much more. */
 const UNSUBSCRIBE_BODY_LIMIT = 16 * 1024;
 
@@ -48,11 +57,13 @@ function incoming(c: Context): HttpBindings['incoming'] | undefined {
 export function trackingRoutes(context: AppContext): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>();
   const { tokens } = context.tracking;
+  // Pixel and click hits handed to the recorder and not yet stored (or failed).
+  let unstored = 0;
 
   app.get('/track/open/:token', async (c) => {
     const target = open(c.req.param('token').replace(/\.gif$/i, ''), 'open');
     if (!target) return notFound(c, false);
-    await waitBriefly(record(c, target, null));
+    await answerWhenQueued(record(c, target, null));
     return c.body(new Uint8Array(TRANSPARENT_GIF), 200, PIXEL_HEADERS);
   });
 
@@ -60,7 +71,7 @@ export function trackingRoutes(context: AppContext): OpenAPIHono<AppEnv> {
     const target = open(c.req.param('token'), 'click');
     const location = target?.kind === 'click' ? redirectTarget(target.url) : null;
     if (!target || location === null) return notFound(c, true);
-    await waitBriefly(record(c, target, null));
+    await answerWhenQueued(record(c, target, null));
     return c.body(null, 302, { location, 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' });
   });
 
@@ -84,6 +95,20 @@ export function trackingRoutes(context: AppContext): OpenAPIHono<AppEnv> {
 
   documentRoutes(app);
   return app;
+
+  /**
+   * A hit that arrives alone waits for its commit (a few ms), so it can be read as soon as it is answered; one that
+   * arrives while others are being stored is answered once queued (MAX_ANSWERED_UNSTORED).
+   */
+  function answerWhenQueued(recording: Promise<void>): Promise<void> {
+    const queuedBehindOthers = unstored > 0 && unstored < MAX_ANSWERED_UNSTORED;
+    unstored++;
+    const stored = recording.then(
+      () => void unstored--,
+      () => void unstored--,
+    );
+    return queuedBehindOthers ? Promise.resolve() : waitBriefly(stored);
+  }
 
   function open(token: string, kind: TrackingTarget['kind']): TrackingTarget | null {
     // Base64 leaves the low bits of the last character unused, and a decoder drops a lone trailing character: only
