@@ -95,6 +95,17 @@ describe('Express with body parsers mounted before Mailtrail', () => {
     const url = `${PUBLIC_URL}/track/webhook/mandrill`;
     const refused = await post(`${base}/api/track/webhook/mandrill`, { 'content-type': 'application/x-www-form-urlencoded', 'x-mandrill-signature': signMandrill(url, form, MANDRILL_KEY) }, form);
     expect(refused).toMatchObject({ status: 500, body: { error: { code: 'MT_ERR_BODY_CONSUMED' } } });
+
+    // a one-click unsubscribe too: a 400 would tell the mailbox provider not to try again, and the opt-out is lost
+    const { headers: emailHeaders } = mailtrail.instrument({ messageId: 'msg_unsubscribe_consumed', environmentId, html: '<p>hi</p>' });
+    const unsubscribeUrl = /<([^>]+)>/.exec(emailHeaders['List-Unsubscribe'] ?? '')![1]!;
+    const oneClick = await fetch(`${base}/api${unsubscribeUrl.slice(PUBLIC_URL.length)}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'List-Unsubscribe=One-Click',
+    });
+    expect(oneClick.status).toBe(500);
+    expect(((await oneClick.json()) as { error: { code: string } }).error.code).toBe('MT_ERR_BODY_CONSUMED');
   });
 
   it('express.json({ verify }) keeping req.rawBody: the signature is checked over the exact bytes and the event stored', async () => {

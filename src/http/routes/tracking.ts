@@ -1,6 +1,7 @@
 import type { HttpBindings } from '@hono/node-server';
 import { OpenAPIHono, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
+import { isMailtrailError } from '../../core/errors.js';
 import { clientIp, storedIp } from '../../engagement/client-ip.js';
 import type { TrackingHit } from '../../engagement/hit.js';
 import type { TrackingTarget } from '../../engagement/tokens.js';
@@ -177,7 +178,10 @@ async function isOneClick(c: Context): Promise<boolean> {
   let body: Buffer;
   try {
     body = await readBody(c.req.raw, UNSUBSCRIBE_BODY_LIMIT, incoming(c));
-  } catch {
+  } catch (error) {
+    // A host app's parser that ate the body, or a body too large, is said as such: a 400 would tell the mailbox
+    // provider that the opt-out itself was wrong, and it would not try again.
+    if (isMailtrailError(error) && (error.code === 'MT_ERR_BODY_CONSUMED' || error.code === 'MT_ERR_BODY_TOO_LARGE')) throw error;
     return false;
   }
   const contentType = c.req.header('content-type') ?? '';
