@@ -20,11 +20,6 @@ export interface HitRecorderOptions {
   /** Called after a batch commits (the outbound worker looks for the new deliveries). */
   afterCommit?: (() => void) | undefined;
   bus: EventBus;
-  /**
-   * How long the first hit of a batch waits for others, in ms. 0 (the default) batches the hits that arrive in the
-   * same turn of the event loop and those that arrive while an earlier batch of the environment is committing.
-   */
-  batchWindowMs?: number | undefined;
 }
 
 const STATUS = { open: 'opened', click: 'clicked', unsubscribe: 'unsubscribed' } as const;
@@ -69,7 +64,6 @@ interface Lane {
 export function createHitRecorder(options: HitRecorderOptions): OwnedHitRecorder {
   const { store, log, metrics, now, bus } = options;
   const toEvent = hitEvents(options.ranges ?? SHIPPED_MACHINE_RANGES);
-  const windowMs = options.batchWindowMs ?? 0;
   const lanes = new Map<string, Lane>();
   // The first-party integration of each environment, once known (it is never deleted by Mailtrail itself).
   const integrations = new Map<string, Promise<string | null>>();
@@ -101,12 +95,12 @@ export function createHitRecorder(options: HitRecorderOptions): OwnedHitRecorder
   function schedule(environmentId: string, lane: Lane): void {
     if (lane.scheduled || lane.inFlight >= MAX_IN_FLIGHT || lane.queue.length === 0) return;
     lane.scheduled = true;
-    const run = () => {
+    // a batch is the hits that arrive in the same turn of the event loop, and those that arrive while an earlier
+    // batch of the environment is committing
+    setImmediate(() => {
       lane.scheduled = false;
       void flush(environmentId, lane);
-    };
-    if (windowMs > 0) setTimeout(run, windowMs);
-    else setImmediate(run);
+    });
   }
 
   async function flush(environmentId: string, lane: Lane): Promise<void> {
