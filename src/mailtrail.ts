@@ -245,8 +245,8 @@ export class Mailtrail {
       providerContext: createProviderContext({ certDir: options.snsCertDir, fetch: options.providerFetch }),
       integrations: this.integrations,
       endpoints: this.endpoints,
-      afterCommit: () => this.worker?.wake(),
-      hits: (this.hits = createHitRecorder({ store: this.store, ranges: options.tracking?.machineRanges, log: this.log, metrics: this.metrics, now: this.now, bus: this.bus, afterCommit: () => this.worker?.wake() })),
+      afterCommit: (queued) => this.worker?.wake(queued),
+      hits: (this.hits = createHitRecorder({ store: this.store, ranges: options.tracking?.machineRanges, log: this.log, metrics: this.metrics, now: this.now, bus: this.bus, afterCommit: (queued) => this.worker?.wake(queued) })),
       sendTestEvent: (endpoint) => {
         const now = this.now();
         const body = renderTestPayload(now);

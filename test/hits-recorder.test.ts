@@ -269,6 +269,37 @@ for (const dialect of DIALECTS) {
       expect((await events(messageIds[0]!)).length).toBe(count / 2);
     });
 
+    it('counts a hit once when a commit went through but was reported failed, and the batch is stored again hit by hit', async () => {
+      // A connection lost during COMMIT: the transaction may have committed, the caller cannot know. The recorder
+      // stores each hit of the batch again; the same hit must be found, not stored a second time.
+      let failedOnce = false;
+      const unclear = new Proxy(store, {
+        get(target, property, receiverObject) {
+          if (property === 'ingest') {
+            return async (...args: Parameters<Store['ingest']>) => {
+              const results = await target.ingest(...args);
+              if (!failedOnce && args[0].events.length > 1) {
+                failedOnce = true;
+                throw Object.assign(new Error('Connection terminated unexpectedly'), { code: 'ECONNRESET' });
+              }
+              return results;
+            };
+          }
+          const value: unknown = Reflect.get(target, property, receiverObject);
+          return typeof value === 'function' ? value.bind(target) : value;
+        },
+      });
+      const hits = recorder({ store: unclear });
+      // one message of a provider integration (the hit is stored there), one the recorder has never seen
+      const messageIds = [await registered(), `never-registered-${dialect}`];
+      await Promise.all([hits.record(hit(messageIds[0]!, T0 + 400_000)), hits.record(click(messageIds[1]!, T0 + 400_500, 0)), hits.record(hit(messageIds[0]!, T0 + 430_000))]);
+      expect(failedOnce).toBe(true);
+      expect((await events(messageIds[0]!)).length).toBe(2);
+      expect((await events(messageIds[1]!)).length).toBe(1);
+      expect(await state(messageIds[0]!)).toMatchObject({ opens: 2, firstPartyHits: 2 });
+      expect(await state(messageIds[1]!)).toMatchObject({ clicks: 1, firstPartyHits: 1 });
+    });
+
     it('tells in-process listeners, after the commit, with the machine verdict', async () => {
       const hits = recorder();
       const messageId = await registered();

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 
-export type IdPrefix = 'env' | 'int' | 'msg' | 'evt' | 'ep' | 'dlv' | 'key' | 'req' | 'ntc';
+export type IdPrefix = 'env' | 'int' | 'msg' | 'evt' | 'ep' | 'dlv' | 'key' | 'req' | 'ntc' | 'hit';
 
 const ALPHABET = '0123456789abcdefghjkmnpqrstvwxyz'; // Crockford base32, lower case
 const HIGH_LIMIT = 2 ** 50;

@@ -47,6 +47,11 @@ export interface MessageState {
    * (secondsAfterDelivery, secondsAfterSend). A change of any of them reclassifies every hit of the message.
    */
   firstHitAt: number | null;
+  /**
+   * The latest first-party open or click. Hits arrive in about the order they happen (their time is the server's), so
+   * a new hit later than this by the burst window has no stored hit near it: the store counts its burst without a query.
+   */
+  lastHitAt: number | null;
   firstDeliveredAt: number | null;
   firstSentAt: number | null;
   complained: boolean;
@@ -90,6 +95,7 @@ export const EMPTY_STATE: MessageState = Object.freeze({
   firstHumanClickAt: null,
   firstPartyHits: 0,
   firstHitAt: null,
+  lastHitAt: null,
   firstDeliveredAt: null,
   firstSentAt: null,
   complained: false,
@@ -175,6 +181,7 @@ export function mergeMessageState(state: MessageState, events: Iterable<StateEve
 function countHit(state: MessageState, at: number): void {
   state.firstPartyHits += 1;
   state.firstHitAt = min(state.firstHitAt, at);
+  state.lastHitAt = max(state.lastHitAt, at);
 }
 
 /** An open or click whose machine verdict changed after it was merged (a hit reclassified in a new context). */

@@ -1,6 +1,6 @@
-import { randomUUID } from 'node:crypto';
 import type { ParsedEvent } from '../core/event.js';
 import { MailtrailError, isMailtrailError } from '../core/errors.js';
+import { newId } from '../core/ids.js';
 import { createClassifier, SHIPPED_MACHINE_RANGES, type EngagementClassifier } from '../engagement/classify.js';
 import type { HitRecorder, TrackingHit } from '../engagement/hit.js';
 import { compileMachineRanges, type CompiledRanges, type MachineRangesFile } from '../engagement/machine-ranges.js';
@@ -17,8 +17,8 @@ export interface HitRecorderOptions {
   log: Logger;
   metrics: Metrics;
   now: () => number;
-  /** Called after a batch commits (the outbound worker looks for the new deliveries). */
-  afterCommit?: (() => void) | undefined;
+  /** Called after a batch commits, saying whether it queued outbound deliveries (the worker then looks for them). */
+  afterCommit?: ((queued: boolean) => void) | undefined;
   bus: EventBus;
 }
 
@@ -33,6 +33,8 @@ const MAX_URL = 8192;
 
 interface Pending {
   hit: TrackingHit;
+  /** The hit as an event, made once: a batch stored again hit by hit stores the same event, under the same key. */
+  event: ParsedEvent;
   resolve: () => void;
   reject: (error: unknown) => void;
 }
@@ -139,10 +141,10 @@ export function createHitRecorder(options: HitRecorderOptions): OwnedHitRecorder
       provider: FIRST_PARTY_PROVIDER,
       receivedAt: now(),
       origin: 'first-party',
-      events: group.map((entry) => toEvent(entry.hit)),
+      events: group.map((entry) => entry.event),
       withMessages: bus.hasListeners(),
     });
-    options.afterCommit?.();
+    options.afterCommit?.(results.some((result) => result.deliveries > 0));
     for (const entry of group) {
       metrics.trackingHits.inc({ kind: entry.hit.kind, result: 'stored' });
       entry.resolve();
@@ -192,7 +194,7 @@ export function createHitRecorder(options: HitRecorderOptions): OwnedHitRecorder
         // A hit is settled once, whichever comes first (a batch retried hit by hit can end in both).
         let done = false;
         const settle = () => !done && ((done = true), settled(), true);
-        lane.queue.push({ hit, resolve: () => settle() && resolve(), reject: (error) => settle() && reject(error) });
+        lane.queue.push({ hit, event: toEvent(hit), resolve: () => settle() && resolve(), reject: (error) => settle() && reject(error) });
         schedule(hit.environmentId, lane);
       });
     },
@@ -233,8 +235,10 @@ export function hitEvents(ranges: MachineRangesFile): (hit: TrackingHit) => Pars
       status: STATUS[hit.kind],
       nativeType: hit.kind,
       occurredAt: hit.occurredAt,
-      // each hit is an event of its own: a mail client loading the pixel twice opened the message twice
-      dedupeKey: randomUUID(),
+      // Each hit is an event of its own (a mail client loading the pixel twice opened the message twice), and its
+      // key is made once: when a commit's outcome is unclear and the hit is stored again, the store finds it. Keys
+      // that sort by time are appended to the dedupe index rather than scattered through it.
+      dedupeKey: newId('hit', hit.occurredAt),
       mailtrailId: hit.messageId,
       ...(stored.url !== null ? { url: stored.url } : {}),
       ...(stored.userAgent !== '' ? { userAgent: stored.userAgent } : {}),

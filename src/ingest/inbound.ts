@@ -44,8 +44,8 @@ export interface InboundDeps {
   log: Logger;
   bodyLimit: number;
   now: () => number;
-  /** Called after a batch commits (the outbound worker looks for the new deliveries). */
-  afterCommit?: (() => void) | undefined;
+  /** Called after a batch commits, saying whether it queued outbound deliveries (the worker then looks for them). */
+  afterCommit?: ((queued: boolean) => void) | undefined;
 }
 
 const NOT_FOUND = 'unknown environment or integration';
@@ -157,7 +157,7 @@ export async function receiveInbound(deps: InboundDeps, input: InboundInput): Pr
     }
     throw error;
   }
-  deps.afterCommit?.();
+  deps.afterCommit?.(results.some((result) => result.deliveries > 0));
   const body = renderInboundResponse(results);
   if (idempotency) {
     const key = { environmentId: integration.environmentId, integrationId: integration.id, key: idempotency.key };

@@ -81,11 +81,16 @@ export class DeliveryWorker {
     await new Promise<void>((resolve) => this.idle.add(resolve));
   }
 
-  /** Looks for due deliveries now (called after each ingest commit, so fresh events go out at once). */
-  wake(): void {
+  /**
+   * Called after each ingest commit: looks for due deliveries now when the commit queued some, so fresh events go out
+   * at once. A commit that queued none (no endpoint wants its events, as for most first-party hits) costs no claim,
+   * which is a write; the poll still looks every `pollMs`.
+   */
+  wake(queued = true): void {
     // a commit just went through: a pause for a database that was away ends now rather than at its term
-    if (this.outage.succeeded()) this.interruptPause?.();
-    this.look();
+    const recovered = this.outage.succeeded();
+    if (recovered) this.interruptPause?.();
+    if (queued || recovered) this.look();
   }
 
   /** An outside look for due deliveries (a wake, the poll): a claim for fresh deliveries alone may find something. */

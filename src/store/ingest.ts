@@ -2,7 +2,7 @@ import type { ParsedEvent } from '../core/event.js';
 import { newId } from '../core/ids.js';
 import { storableText } from '../core/text.js';
 import { applyVerdictChanges, mergeMessageState, reduceMessageState, type MessageState, type VerdictChange } from '../core/message-state.js';
-import { anchorsOf, BURST_CAP, classifyHitRow, isHit, reviseAllHits, sameAnchors, type Anchors } from './hit-verdicts.js';
+import { anchorsOf, BURST_CAP, BURST_MS, classifyHitRow, isHit, reviseAllHits, sameAnchors, type Anchors } from './hit-verdicts.js';
 import { correlate, RETRY_TRANSACTION } from './correlate.js';
 import { eventFromRow, messageFromRow, stateEventFromRow, stateFromRow, stateToColumns } from './rows.js';
 import { subscribesTo } from '../core/event-types.js';
@@ -81,6 +81,8 @@ export interface IngestRecord {
   duplicate: boolean;
   /** The message's row after this batch, for the first copy of a newly stored, mapped event. */
   message: MessageRow | null;
+  /** Outbound deliveries queued for the event by this batch. */
+  deliveries: number;
 }
 
 /**
@@ -92,10 +94,16 @@ export async function runIngest(ops: IngestOps, input: IngestBatch): Promise<Ing
   const batch = storableBatch(input);
   const { environmentId, integrationId, receivedAt } = batch;
 
-  // 1. Events already stored are answered with their stored ids; a key repeated inside the batch counts once.
+  // 1. Events already stored are answered with their stored ids; a key repeated inside the batch counts once. A
+  //    first-party hit's key is made once per hit (ingest/hits.ts), so it is only ever stored already when a retry
+  //    follows a commit whose outcome was unclear: the insert below skips it and step 3 finds it, and the index is
+  //    not probed for every hit beforehand.
   const known = new Map<string, EventRow>();
-  for (const row of await ops.findEvents(integrationId, unique(batch.events.map((event) => event.dedupeKey)))) {
-    known.set(row.dedupe_key, row);
+  const firstParty = batch.origin === 'first-party';
+  if (!firstParty) {
+    for (const row of await ops.findEvents(integrationId, unique(batch.events.map((event) => event.dedupeKey)))) {
+      known.set(row.dedupe_key, row);
+    }
   }
   const fresh: ParsedEvent[] = [];
   const seen = new Set<string>();
@@ -109,8 +117,7 @@ export async function runIngest(ops: IngestOps, input: IngestBatch): Promise<Ing
   const { resolve, created, homes } = await correlate(ops, batch, fresh);
 
   // 3. Insert the new events; in a race on PostgreSQL another transaction may have stored some first. A first-party
-  //    hit is stored under its message's integration.
-  const firstParty = batch.origin === 'first-party';
+  //    hit is stored under its message's integration, and is looked up there.
   const rows = fresh.map((event) => {
     const messageId = resolve(event);
     const row = newEventRow(batch, event, newId('evt', batch.receivedAt), messageId);
@@ -118,8 +125,14 @@ export async function runIngest(ops: IngestOps, input: IngestBatch): Promise<Ing
     return row;
   });
   const inserted = await ops.insertEvents(rows);
-  const raced = rows.filter((row) => !inserted.has(row.dedupe_key)).map((row) => row.dedupe_key);
-  if (raced.length > 0) for (const row of await ops.findEvents(integrationId, raced)) known.set(row.dedupe_key, row);
+  const raced = new Map<string, string[]>();
+  for (const row of rows) {
+    if (inserted.has(row.dedupe_key)) continue;
+    const keys = raced.get(row.integration_id);
+    if (keys) keys.push(row.dedupe_key);
+    else raced.set(row.integration_id, [row.dedupe_key]);
+  }
+  for (const [home, keys] of raced) for (const row of await ops.findEvents(home, keys)) known.set(row.dedupe_key, row);
   const insertedRows = rows.filter((row) => inserted.has(row.dedupe_key));
   for (const row of insertedRows) known.set(row.dedupe_key, row);
 
@@ -161,11 +174,14 @@ export async function runIngest(ops: IngestOps, input: IngestBatch): Promise<Ing
   //    event can miss an endpoint that was subscribed when it was stored.
   const deliverable = insertedRows.filter((row) => row.status !== null && !row.ignored);
   const endpoints = deliverable.length > 0 ? await ops.findEndpoints(environmentId) : [];
+  const queued = new Map<string, number>();
   if (endpoints.length > 0) {
     const deliveries: DeliveryRow[] = [];
     for (const row of deliverable) {
       for (const endpoint of endpoints) {
-        if (subscribesTo(endpoint.eventTypes, row.status as Status)) deliveries.push(newDeliveryRow(row, endpoint.id, receivedAt));
+        if (!subscribesTo(endpoint.eventTypes, row.status as Status)) continue;
+        deliveries.push(newDeliveryRow(row, endpoint.id, receivedAt));
+        queued.set(row.id, (queued.get(row.id) ?? 0) + 1);
       }
     }
     if (deliveries.length > 0) await ops.insertDeliveries(deliveries);
@@ -178,7 +194,7 @@ export async function runIngest(ops: IngestOps, input: IngestBatch): Promise<Ing
     const first = insertedKeys.has(event.dedupeKey) && !reported.has(event.dedupeKey);
     reported.add(event.dedupeKey);
     const message = first && batch.withMessages !== false && row.message_id ? (messages.get(row.message_id) ?? null) : null;
-    return { row, duplicate: !first, message };
+    return { row, duplicate: !first, message, deliveries: first ? (queued.get(row.id) ?? 0) : 0 };
   });
 }
 
@@ -207,13 +223,26 @@ async function foldIntoMessages(ops: IngestOps, environmentId: string, messages:
   }
   if (growing.length === 0) return states;
 
-  // New hits: count their bursts, add them to their neighbours', and classify the hits whose burst changed.
+  // New hits: count their bursts, add them to their neighbours', and classify the hits whose burst changed. A hit
+  // later than every stored hit of its message by the burst window, with no other new hit of it that near, has no
+  // neighbour (most hits): it is not looked for.
   const newHits = growing.flatMap(({ hits }) => hits);
-  const points = newHits.map((row) => ({ id: row.id, messageId: row.message_id!, at: Number(row.occurred_at) }));
-  const counts = await ops.countNearbyHits(environmentId, points, BURST_CAP);
+  const points: HitPoint[] = [];
+  for (const { before, hits } of growing) {
+    const times = hits.map((row) => Number(row.occurred_at));
+    hits.forEach((row, index) => {
+      const at = times[index]!;
+      const near = (before.lastHitAt !== null && before.lastHitAt > at - BURST_MS) || times.some((other, j) => j !== index && Math.abs(other - at) < BURST_MS);
+      if (near) points.push({ id: row.id, messageId: row.message_id!, at });
+    });
+  }
+  const counts = points.length === 0 ? new Map<string, number>() : await ops.countNearbyHits(environmentId, points, BURST_CAP);
   for (const row of newHits) row.burst = counts.get(row.id) ?? 0;
+  // Being near is mutual: a hit with no other hit near it has no neighbour whose burst grows (most hits, measured
+  // in bench/engagement), and the partial index is not searched for it.
+  const crowded = points.filter((point) => (counts.get(point.id) ?? 0) > 0);
   const neighbours = new Map<string, EventRow[]>();
-  for (const row of await ops.growNearbyBursts(environmentId, points, BURST_CAP)) {
+  for (const row of crowded.length === 0 ? [] : await ops.growNearbyBursts(environmentId, crowded, BURST_CAP)) {
     const list = neighbours.get(row.message_id!);
     if (list) list.push(row);
     else neighbours.set(row.message_id!, [row]);
@@ -255,13 +284,13 @@ async function reviseMessage(ops: IngestOps, environmentId: string, message: Mes
 /** The API objects of ingest records. Messages are converted once each, however many events they got. */
 export function toIngestResults(records: IngestRecord[]): IngestResult[] {
   const messages = new Map<MessageRow, Message>();
-  return records.map(({ row, duplicate, message }) => {
+  return records.map(({ row, duplicate, message, deliveries }) => {
     let converted: Message | null = null;
     if (message) {
       converted = messages.get(message) ?? messageFromRow(message);
       messages.set(message, converted);
     }
-    return { event: eventFromRow(row), duplicate, message: converted };
+    return { event: eventFromRow(row), duplicate, message: converted, deliveries };
   });
 }
 

@@ -365,5 +365,19 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.alterTable('environments').addColumn('tracking', 'text').execute();
       },
     },
+    // The latest first-party hit of each message (MessageState.lastHitAt), so most new hits need no burst query.
+    '0010_last_hit_at': {
+      async up(db: Kysely<any>) {
+        await db.schema.alterTable('messages').addColumn('last_hit_at', time).execute();
+        await db
+          .updateTable('messages')
+          .set({
+            last_hit_at: sql`(select max(e.occurred_at) from events as e where e.environment_id = messages.environment_id and e.message_id = messages.id
+              and e.origin = 'first-party' and e.status in ('opened', 'clicked') and e.ignored = 0)`,
+          })
+          .where('first_party_hits', '>', 0)
+          .execute();
+      },
+    },
   };
 }

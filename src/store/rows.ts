@@ -104,6 +104,7 @@ export function stateFromRow(row: MessageRow): MessageState {
     firstHumanClickAt: nullableNumber(row.first_human_clicked_at),
     firstPartyHits: Number(row.first_party_hits),
     firstHitAt: nullableNumber(row.first_hit_at),
+    lastHitAt: nullableNumber(row.last_hit_at),
     firstDeliveredAt: nullableNumber(row.first_delivered_at),
     firstSentAt: nullableNumber(row.first_sent_at),
     complained: row.complained_at !== null,
@@ -141,6 +142,7 @@ export function stateToColumns(state: MessageState): Pick<
   | 'first_human_clicked_at'
   | 'first_party_hits'
   | 'first_hit_at'
+  | 'last_hit_at'
   | 'first_delivered_at'
   | 'first_sent_at'
   | 'complained_at'
@@ -172,6 +174,7 @@ export function stateToColumns(state: MessageState): Pick<
     first_human_clicked_at: state.firstHumanClickAt,
     first_party_hits: state.firstPartyHits,
     first_hit_at: state.firstHitAt,
+    last_hit_at: state.lastHitAt,
     first_delivered_at: state.firstDeliveredAt,
     first_sent_at: state.firstSentAt,
     complained_at: state.complainedAt,

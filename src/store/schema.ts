@@ -93,6 +93,7 @@ export interface MessageTable {
   /** First-party opens and clicks (MessageState.firstPartyHits): a message with none is never reclassified. */
   first_party_hits: number;
   first_hit_at: number | null;
+  last_hit_at: number | null;
   first_delivered_at: number | null;
   first_sent_at: number | null;
   complained_at: number | null;

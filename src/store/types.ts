@@ -260,6 +260,8 @@ export interface IngestResult {
   /** True when the event was already stored (a provider retry or a replayed batch). */
   duplicate: boolean;
   message: Message | null;
+  /** How many outbound deliveries this batch queued for the event (0 for a duplicate, or when no endpoint wants it). */
+  deliveries: number;
 }
 
 export type IdempotencyClaim =

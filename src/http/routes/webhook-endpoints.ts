@@ -278,7 +278,7 @@ export function webhookEndpointRoutes(context: AppContext, hooks: ConstructorPar
       const id = c.req.valid('param').id;
       if (!(await context.store.getDelivery(environmentId, id))) throw new MailtrailError('MT_ERR_NOT_FOUND', `no webhook delivery ${id}`);
       if (!(await context.store.retryDelivery(environmentId, id, context.now()))) throw new MailtrailError('MT_ERR_CONFLICT', 'the delivery is still pending');
-      context.afterCommit?.();
+      context.afterCommit?.(true);
       return c.json(deliveryView((await context.store.getDelivery(environmentId, id))!.delivery), 202);
     },
   );
@@ -299,7 +299,7 @@ export function webhookEndpointRoutes(context: AppContext, hooks: ConstructorPar
       const since = timeParam(c.req.valid('json').since);
       if (since === undefined) throw new MailtrailError('MT_ERR_VALIDATION', 'since: an ISO 8601 time');
       const recovered = await context.store.recoverDeliveries(environmentId, endpoint.id, since, context.now());
-      context.afterCommit?.();
+      context.afterCommit?.(true);
       return c.json({ recovered }, 202);
     },
   );
